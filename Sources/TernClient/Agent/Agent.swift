@@ -1,0 +1,167 @@
+import NIOConcurrencyHelpers
+import NIOCore
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+
+/// The agent: an asynchronous HTTP/1.1 client with connection pooling (Twisted's `web.client.Agent`
+/// with its `HTTPConnectionPool`). It keeps one pool per origin *on each event loop*, so a request
+/// issued on loop L runs over a connection on L: no lock and no thread hop on the hot path.
+///
+/// Two levels of API: `execute(_:timeout:)` and friends (`async`/`await`, redirects, decompression)
+/// for applications, and `execute(_:to:body:on:deadline:delegate:)`, which streams one exchange
+/// part by part through a `ResponseDelegate` on the caller's loop, for the proxy.
+public final class Agent: Sendable {
+    public let configuration: Configuration
+    public let eventLoopGroup: any EventLoopGroup
+    private let ownsEventLoopGroup: Bool
+    /// One table of pools per loop of the group, built once; each is touched only on its own loop.
+    private let loops: [ObjectIdentifier: LoopPools]
+    private let sslContexts = NIOLockedValueBox<[TLSSettings: NIOSSLContext]>([:])
+    private let isShutDown = NIOLockedValueBox(false)
+
+    /// An agent with its own event loops, one per core.
+    public convenience init(configuration: Configuration = Configuration()) {
+        self.init(
+            configuration: configuration,
+            eventLoopGroup: MultiThreadedEventLoopGroup(numberOfThreads: System.coreCount),
+            ownsEventLoopGroup: true
+        )
+    }
+
+    /// An agent on the given loops, which it does not shut down.
+    public convenience init(configuration: Configuration = Configuration(), eventLoopGroup: any EventLoopGroup) {
+        self.init(configuration: configuration, eventLoopGroup: eventLoopGroup, ownsEventLoopGroup: false)
+    }
+
+    private init(configuration: Configuration, eventLoopGroup: any EventLoopGroup, ownsEventLoopGroup: Bool) {
+        self.configuration = configuration
+        self.eventLoopGroup = eventLoopGroup
+        self.ownsEventLoopGroup = ownsEventLoopGroup
+        var loops: [ObjectIdentifier: LoopPools] = [:]
+        for loop in eventLoopGroup.makeIterator() {
+            loops[ObjectIdentifier(loop)] = LoopPools(eventLoop: loop)
+        }
+        self.loops = loops
+    }
+
+    // MARK: The streaming, future-level API
+
+    /// Starts one exchange on `eventLoop`, which must be one of this agent's loops, and must be the
+    /// loop this is called on. The head is sent as given, except that `Host` and `User-Agent` are
+    /// added when missing and the body framing is set from `body`. Redirects are not followed and
+    /// bodies are passed through as they come (decompressed only if the configuration says so).
+    public func execute(
+        _ head: HTTPRequestHead,
+        to origin: Origin,
+        tls: TLSSettings? = nil,
+        body: RequestBody = .none,
+        on eventLoop: any EventLoop,
+        deadline: NIODeadline? = nil,
+        connectTimeout: TimeAmount? = nil,
+        readTimeout: TimeAmount? = nil,
+        delegate: any ResponseDelegate
+    ) -> RequestExecution {
+        eventLoop.preconditionInEventLoop()
+        guard let pools = self.loops[ObjectIdentifier(eventLoop)] else {
+            preconditionFailure("Agent.execute: the event loop is not one of this agent's loops")
+        }
+        let key = OriginPool.Key(origin: origin, tls: origin.scheme.usesTLS ? (tls ?? self.configuration.tls) : nil)
+        var head = head
+        if !head.headers.contains(name: "host") { head.headers.add(name: "Host", value: origin.hostHeader) }
+        if let userAgent = self.configuration.userAgent, !head.headers.contains(name: "user-agent") {
+            head.headers.add(name: "User-Agent", value: userAgent)
+        }
+        let pool = pools.pool(for: key) { self.makePool(key: key, on: eventLoop) }
+        let execution = RequestExecution(
+            head: head,
+            body: body,
+            pool: pool,
+            delegate: delegate,
+            deadline: deadline,
+            connectTimeout: connectTimeout,
+            readTimeout: readTimeout
+        )
+        if self.isShutDown.withLockedValue({ $0 }) {
+            execution.fail(TernClientError(code: .shutdown, phase: .pool, address: origin.address))
+            return execution
+        }
+        if let error = pool.setupError {
+            execution.fail(error)
+            return execution
+        }
+        pool.lease(execution)
+        return execution
+    }
+
+    private func makePool(key: OriginPool.Key, on eventLoop: any EventLoop) -> OriginPool {
+        var sslContext: NIOSSLContext?
+        var setupError: TernClientError?
+        if let tls = key.tls {
+            do {
+                sslContext = try self.sslContext(for: tls)
+            } catch {
+                setupError = error
+            }
+        }
+        let pool = OriginPool(key: key, eventLoop: eventLoop, configuration: self.configuration, sslContext: sslContext)
+        pool.setupError = setupError
+        return pool
+    }
+
+    /// TLS contexts are costly (they load the trust store), so there is one per distinct settings.
+    private func sslContext(for settings: TLSSettings) throws(TernClientError) -> NIOSSLContext {
+        if let context = self.sslContexts.withLockedValue({ $0[settings] }) { return context }
+        let context = try TLSContextFactory.makeContext(settings)
+        return self.sslContexts.withLockedValue { contexts in
+            if let existing = contexts[settings] { return existing }
+            contexts[settings] = context
+            return context
+        }
+    }
+
+    // MARK: Shutting down
+
+    /// Stops taking requests, lets those in flight finish, closes every connection, and shuts the
+    /// agent's own event loops down.
+    public func shutdown() async throws {
+        self.isShutDown.withLockedValue { $0 = true }
+        var futures: [EventLoopFuture<Void>] = []
+        for pools in self.loops.values {
+            let loop = pools.eventLoop
+            futures.append(loop.flatSubmit { pools.shutdown() })
+        }
+        if let first = futures.first {
+            try await EventLoopFuture.andAllSucceed(futures, on: first.eventLoop).get()
+        }
+        if self.ownsEventLoopGroup {
+            try await self.eventLoopGroup.shutdownGracefully()
+        }
+    }
+
+    /// The loop to run a request from the async API on: the caller's own, if it is one of ours.
+    func pickEventLoop() -> any EventLoop {
+        self.eventLoopGroup.any()
+    }
+}
+
+/// The pools of one event loop, keyed by origin and TLS settings. Touched only on that loop.
+final class LoopPools: @unchecked Sendable {
+    let eventLoop: any EventLoop
+    private var pools: [OriginPool.Key: OriginPool] = [:]
+
+    init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
+
+    func pool(for key: OriginPool.Key, make: () -> OriginPool) -> OriginPool {
+        self.eventLoop.assertInEventLoop()
+        if let pool = self.pools[key] { return pool }
+        let pool = make()
+        self.pools[key] = pool
+        return pool
+    }
+
+    func shutdown() -> EventLoopFuture<Void> {
+        let futures = self.pools.values.map { $0.shutdown() }
+        return EventLoopFuture.andAllSucceed(futures, on: self.eventLoop)
+    }
+}

@@ -1,0 +1,99 @@
+import NIOCore
+import NIOHTTP1
+
+/// Carries one exchange from the event loop to `async` code: the head completes a promise, body
+/// parts go into an `NIOThrowingAsyncSequenceProducer` whose demand pauses and resumes reading.
+/// Loop state is touched only on `eventLoop`; the producer's callbacks hop there.
+final class ResponseBridge: ResponseDelegate, NIOAsyncSequenceProducerDelegate, @unchecked Sendable {
+    let eventLoop: any EventLoop
+    /// Dropped once completed: a future keeps its value, and this one's value holds the body
+    /// sequence, whose storage holds this bridge. Kept, it would keep an unread body alive forever.
+    private var headPromise: EventLoopPromise<(HTTPResponseHead, Response.Body)>?
+    private var source: Response.Body.Producer.Source?
+    private var execution: RequestExecution?
+    private var headDelivered = false
+    /// The task feeding a streamed request body; cancelled when the exchange ends, so a producer
+    /// parked in `next()` does not outlive its request.
+    var bodyPump: Task<Void, Never>?
+    /// Cancellation that arrived before the exchange started.
+    private var cancellation: TernClientError?
+
+    init(eventLoop: any EventLoop, headPromise: EventLoopPromise<(HTTPResponseHead, Response.Body)>) {
+        self.eventLoop = eventLoop
+        self.headPromise = headPromise
+    }
+
+    func started(_ execution: RequestExecution) {
+        if let cancellation = self.cancellation {
+            execution.cancel(with: cancellation)
+        } else if !execution.isFinished {
+            self.execution = execution
+        }
+    }
+
+    func responseHead(_ head: HTTPResponseHead, execution: RequestExecution) {
+        self.execution = execution
+        let made = Response.Body.Producer.makeSequence(
+            backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8),
+            finishOnDeinit: false,
+            delegate: self
+        )
+        self.source = made.source
+        self.headDelivered = true
+        let promise = self.headPromise
+        self.headPromise = nil
+        promise?.succeed((head, Response.Body(made.sequence)))
+    }
+
+    func responseBodyPart(_ buffer: ByteBuffer, execution: RequestExecution) {
+        guard let source = self.source else { return }
+        switch source.yield(buffer) {
+        case .produceMore: break
+        case .stopProducing: execution.pauseResponseBody()
+        case .dropped: execution.cancel()
+        }
+    }
+
+    func responseEnd(_ trailers: HTTPHeaders?, execution: RequestExecution) {
+        self.execution = nil
+        self.bodyPump?.cancel()
+        self.bodyPump = nil
+        self.source?.finish()
+        self.source = nil
+    }
+
+    func responseFailed(_ error: TernClientError, execution: RequestExecution) {
+        self.execution = nil
+        self.bodyPump?.cancel()
+        self.bodyPump = nil
+        if self.headDelivered {
+            self.source?.finish(error)
+            self.source = nil
+        } else {
+            let promise = self.headPromise
+            self.headPromise = nil
+            promise?.fail(error)
+        }
+    }
+
+    /// Cancels the exchange from any thread (task cancellation).
+    func cancel(_ error: TernClientError) {
+        self.eventLoop.execute {
+            self.cancellation = error
+            self.execution?.cancel(with: error)
+        }
+    }
+
+    func produceMore() {
+        self.eventLoop.execute {
+            self.execution?.resumeResponseBody()
+        }
+    }
+
+    func didTerminate() {
+        // The consumer stopped iterating (or dropped the body): nothing will read the rest.
+        self.eventLoop.execute {
+            self.execution?.cancel(with: TernClientError(code: .cancelled, phase: .read, detail: "response body dropped"))
+        }
+    }
+}

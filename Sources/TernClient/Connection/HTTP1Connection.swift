@@ -1,0 +1,319 @@
+import NIOCore
+import NIOHTTP1
+import NIOHTTPCompression
+import NIOSSL
+
+/// One HTTP/1.1 connection to an origin, as the last handler of its channel's pipeline. It runs
+/// one request at a time, translating channel events into calls on the `RequestExecution`, and
+/// returns itself to its pool when the exchange leaves the connection reusable.
+///
+/// Backpressure: the channel's outbound `read` passes through here; while the consumer has paused
+/// the response body, reads are held back (one pending read remembered), so the kernel buffer fills
+/// and TCP flow control slows the server. Nothing is buffered in user space.
+final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = HTTPClientRequestPart
+
+    let id: PoolStateMachine.ConnectionID
+    private weak var pool: OriginPool?
+    private let readTimeout: TimeAmount?
+    private let decompresses: Bool
+    private var context: ChannelHandlerContext?
+
+    private var execution: RequestExecution?
+    private var requestDone = false
+    private var requestKeepAlive = true
+    private var responseHead: HTTPResponseHead?
+    private var responseHasNoBody = false
+    /// Requests started on this connection; a failure on a connection that served one before may
+    /// be the server's idle close racing our write.
+    private var requestCount = 0
+    private var closing = false
+
+    private var readPaused = false
+    private var readPending = false
+    private var lastActivity = NIODeadline.uptimeNanoseconds(0)
+    private var readTimer: Scheduled<Void>?
+    /// The server's `Keep-Alive: timeout=` hint, from the last response.
+    private(set) var keepAliveHint: TimeAmount?
+
+    init(id: PoolStateMachine.ConnectionID, pool: OriginPool, readTimeout: TimeAmount?, decompresses: Bool) {
+        self.id = id
+        self.pool = pool
+        self.readTimeout = readTimeout
+        self.decompresses = decompresses
+    }
+
+    var channel: (any Channel)? { self.context?.channel }
+    var isWritable: Bool { self.context?.channel.isWritable ?? false }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: Requests
+
+    func start(_ execution: RequestExecution) {
+        guard let context = self.context, !self.closing else {
+            execution.attemptFailed(
+                TernClientError(code: .remoteClosed, phase: .write, detail: "connection closed before use"),
+                connectionWasReused: true
+            )
+            return
+        }
+        self.execution = execution
+        self.requestCount += 1
+        self.requestDone = false
+        self.responseHead = nil
+        self.responseHasNoBody = execution.head.method == .HEAD
+        self.requestKeepAlive = execution.head.isKeepAlive
+        self.readPaused = false
+        self.lastActivity = .now()
+        context.write(self.wrapOutboundOut(.head(execution.head)), promise: nil)
+        switch execution.body {
+        case .none:
+            context.write(self.wrapOutboundOut(.end(nil)), promise: nil)
+            self.requestDone = true
+        case .bytes(let buffer):
+            if buffer.readableBytes > 0 {
+                context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+            }
+            context.write(self.wrapOutboundOut(.end(nil)), promise: nil)
+            self.requestDone = true
+        case .stream:
+            break
+        }
+        context.flush()
+        if let timeout = execution.readTimeout ?? self.readTimeout { self.armReadTimer(timeout) }
+        if self.readPending {
+            self.readPending = false
+            context.read()
+        }
+    }
+
+    /// Writes a body part; returns whether the channel can take more right away.
+    func writeBodyPart(_ buffer: ByteBuffer) -> Bool {
+        guard let context = self.context, !self.requestDone else { return true }
+        // An upload in progress is activity: the server owes us nothing until it has the body.
+        self.lastActivity = .now()
+        context.writeAndFlush(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        return context.channel.isWritable
+    }
+
+    func finishBody(trailers: HTTPHeaders?) {
+        guard let context = self.context, !self.requestDone else { return }
+        self.requestDone = true
+        self.lastActivity = .now()
+        context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
+    }
+
+    func pauseReading() {
+        self.readPaused = true
+    }
+
+    func resumeReading() {
+        guard self.readPaused else { return }
+        self.readPaused = false
+        self.lastActivity = .now()
+        if self.readPending, let context = self.context {
+            self.readPending = false
+            context.read()
+        }
+    }
+
+    /// Fails the running request and closes the connection.
+    func abort(_ error: TernClientError) {
+        let execution = self.execution
+        self.execution = nil
+        self.close()
+        execution?.fail(error)
+    }
+
+    func close() {
+        guard !self.closing else { return }
+        self.closing = true
+        self.readTimer?.cancel()
+        self.readTimer = nil
+        self.context?.close(promise: nil)
+    }
+
+    // MARK: Channel events
+
+    func read(context: ChannelHandlerContext) {
+        if self.readPaused {
+            self.readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.lastActivity = .now()
+        guard let execution = self.execution else {
+            // Bytes nobody asked for: the server is out of step with us.
+            self.close()
+            return
+        }
+        switch Self.unwrapInboundIn(data) {
+        case .head(var head):
+            let status = head.status.code
+            if status == 204 || status == 304 || (100..<200).contains(status) { self.responseHasNoBody = true }
+            self.keepAliveHint = Self.keepAliveTimeout(head.headers)
+            if self.decompresses, !self.responseHasNoBody, let coding = head.headers.first(name: "content-encoding"),
+                Self.isDecompressed(coding)
+            {
+                // The body reaches the caller decoded; its framing headers describe what went over the wire.
+                head.headers.remove(name: "content-encoding")
+                head.headers.remove(name: "content-length")
+            }
+            self.responseHead = head
+            execution.receivedHead(head)
+        case .body(let buffer):
+            execution.receivedBodyPart(buffer)
+        case .end(let trailers):
+            self.finishResponse(trailers, execution: execution)
+        }
+    }
+
+    private func finishResponse(_ trailers: HTTPHeaders?, execution: RequestExecution) {
+        self.execution = nil
+        self.readTimer?.cancel()
+        self.readTimer = nil
+        let reusable = self.requestDone && self.requestKeepAlive && (self.responseHead?.isKeepAlive ?? false)
+            && !self.closing
+        if !reusable {
+            // Also when the server answered before the request body was done (RFC 9112 §9.6).
+            self.close()
+        }
+        self.pool?.release(self, reusable: reusable)
+        execution.receivedEnd(trailers)
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        self.execution?.receivedReadComplete()
+        context.fireChannelReadComplete()
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if let execution = self.execution, !self.requestDone {
+            execution.writabilityChanged(context.channel.isWritable)
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if self.responseHasNoBody, let extra = error as? NIOHTTPDecompression.ExtraDecompressionError,
+            extra == .truncatedData
+        {
+            // NIOHTTPResponseDecompressor expects a body after any `Content-Encoding`, even for
+            // HEAD, 204 and 304, which have none (RFC 9110 §6.4.1).
+            return
+        }
+        let mapped = self.map(error)
+        self.fail(mapped)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.closing = true
+        self.readTimer?.cancel()
+        self.readTimer = nil
+        if self.execution != nil {
+            self.fail(
+                TernClientError(
+                    code: .remoteClosed,
+                    phase: self.responseHead != nil || self.requestDone ? .read : .write,
+                    detail: self.responseHead == nil ? "connection closed before the response" : "connection closed mid-response"
+                )
+            )
+        }
+        context.fireChannelInactive()
+    }
+
+    private func fail(_ error: TernClientError) {
+        let execution = self.execution
+        self.execution = nil
+        self.close()
+        execution?.attemptFailed(error, connectionWasReused: self.requestCount > 1)
+    }
+
+    // MARK: Read timeout
+
+    private func armReadTimer(_ timeout: TimeAmount) {
+        guard let context = self.context else { return }
+        let deadline = self.lastActivity + timeout
+        self.readTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            guard self.execution != nil else { return }
+            let idle = NIODeadline.now() - self.lastActivity
+            if self.readPaused || idle < timeout {
+                self.armReadTimer(timeout)
+            } else {
+                self.fail(TernClientError(code: .readTimeout, phase: .read, detail: "no data for \(timeout.nanoseconds / 1_000_000) ms"))
+            }
+        }
+    }
+
+    // MARK: Helpers
+
+    private func map(_ error: any Error) -> TernClientError {
+        let phase: TernClientError.Phase = self.responseHead != nil || self.requestDone ? .read : .write
+        if let error = error as? TernClientError { return error }
+        if let parser = error as? HTTPParserError {
+            if parser == .invalidEOFState {
+                return TernClientError(code: .remoteClosed, phase: .read, detail: "connection closed mid-response")
+            }
+            return TernClientError(code: .invalidResponse, phase: .read, detail: "\(parser)")
+        }
+        if error is NIOHTTPDecompression.DecompressionError || error is NIOHTTPDecompression.ExtraDecompressionError {
+            return TernClientError(code: .decompressionFailed, phase: .read, detail: "\(error)")
+        }
+        if error is BoringSSLError {
+            // e.g. TLS 1.3's certificate_required alert, which arrives after our side of the handshake
+            return TernClientError(code: .tlsFailed, phase: .tls, detail: "\(error)")
+        }
+        if let ssl = error as? NIOSSLError {
+            if case .uncleanShutdown = ssl {
+                return TernClientError(code: .remoteClosed, phase: phase, detail: "TLS connection closed without close_notify")
+            }
+            return TernClientError(code: .tlsFailed, phase: .tls, detail: "\(ssl)")
+        }
+        if let io = error as? IOError {
+            return TernClientError(code: .remoteClosed, phase: phase, detail: "\(io)")
+        }
+        return TernClientError(code: .invalidResponse, phase: phase, detail: "\(error)")
+    }
+
+    static func isDecompressed(_ coding: String) -> Bool {
+        let lowered = coding.lowercased()
+        return lowered == "gzip" || lowered == "deflate" || lowered == "x-gzip"
+    }
+
+    /// `Keep-Alive: timeout=5, max=100` (RFC 2068 §19.7.1.1): the seconds the server keeps an idle connection.
+    static func keepAliveTimeout(_ headers: HTTPHeaders) -> TimeAmount? {
+        guard let value = headers.first(name: "keep-alive") else { return nil }
+        for parameter in value.split(separator: ",") {
+            let pair = parameter.split(separator: "=", maxSplits: 1)
+            guard pair.count == 2, pair[0].trimmingSpaces.lowercased() == "timeout",
+                let seconds = Int(pair[1].trimmingSpaces), seconds >= 0
+            else { continue }
+            return .seconds(Int64(seconds))
+        }
+        return nil
+    }
+}
+
+extension Substring {
+    var trimmingSpaces: Substring {
+        var s = self
+        while s.first == " " || s.first == "\t" { s.removeFirst() }
+        while s.last == " " || s.last == "\t" { s.removeLast() }
+        return s
+    }
+}
+
+@available(*, unavailable)
+extension HTTP1Connection: Sendable {}

@@ -1,0 +1,250 @@
+import NIOCore
+import NIOHTTP1
+
+/// One request on its way through the agent: waiting for a connection, running on one, or done.
+/// It lives on one event loop, and every method must be called there. It owns the request's
+/// deadline and decides whether a failed attempt may be retried on a fresh connection.
+public final class RequestExecution {
+    enum State {
+        case queued(PoolStateMachine.WaiterID)
+        case running(HTTP1Connection)
+        case finished
+        case initialized
+    }
+
+    public let eventLoop: any EventLoop
+    public private(set) var head: HTTPRequestHead
+    let body: RequestBody
+    let pool: OriginPool
+    private let delegate: any ResponseDelegate
+    private(set) var state: State = .initialized
+    private var deadlineTask: Scheduled<Void>?
+    private var attempts = 0
+    /// Streamed body parts handed to us before a connection was ready (at most one when the
+    /// writer honours the futures `writeBodyPart` returns).
+    private var pendingBody = CircularBuffer<ByteBuffer>()
+    private var pendingEnd: HTTPHeaders?? = nil
+    private var bodyStreamStarted = false
+    private var writabilityPromise: EventLoopPromise<Void>?
+    var responseStarted = false
+    /// Overrides of the agent's timeouts for this request (a proxy route's own).
+    let connectTimeout: TimeAmount?
+    let readTimeout: TimeAmount?
+
+    init(
+        head: HTTPRequestHead,
+        body: RequestBody,
+        pool: OriginPool,
+        delegate: any ResponseDelegate,
+        deadline: NIODeadline?,
+        connectTimeout: TimeAmount? = nil,
+        readTimeout: TimeAmount? = nil
+    ) {
+        self.eventLoop = pool.eventLoop
+        self.connectTimeout = connectTimeout
+        self.readTimeout = readTimeout
+        self.head = head
+        self.body = body
+        self.pool = pool
+        self.delegate = delegate
+        Self.normalizeFraming(&self.head, body: body)
+        if let deadline {
+            self.deadlineTask = self.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+                self.cancel(with: TernClientError(code: .deadlineExceeded, phase: self.currentPhase, address: pool.address))
+            }
+        }
+    }
+
+    /// The body framing follows the body we were given (RFC 9112 §6): never a caller's stale
+    /// `Content-Length` beside a chunked body.
+    private static func normalizeFraming(_ head: inout HTTPRequestHead, body: RequestBody) {
+        switch body {
+        case .none:
+            head.headers.remove(name: "transfer-encoding")
+            if head.method == .POST || head.method == .PUT || head.method == .PATCH {
+                head.headers.replaceOrAdd(name: "content-length", value: "0")
+            } else {
+                head.headers.remove(name: "content-length")
+            }
+        case .bytes(let buffer):
+            head.headers.remove(name: "transfer-encoding")
+            head.headers.replaceOrAdd(name: "content-length", value: String(buffer.readableBytes))
+        case .stream(let length?):
+            head.headers.remove(name: "transfer-encoding")
+            head.headers.replaceOrAdd(name: "content-length", value: String(length))
+        case .stream(nil):
+            head.headers.remove(name: "content-length")
+            head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+        }
+    }
+
+    public var isFinished: Bool {
+        if case .finished = self.state { return true }
+        return false
+    }
+
+    private var currentPhase: TernClientError.Phase {
+        switch self.state {
+        case .initialized, .queued: return .pool
+        case .running: return self.responseStarted ? .read : .write
+        case .finished: return .request
+        }
+    }
+
+    // MARK: Streaming the request body
+
+    /// Writes a part of a streamed body. The future completes when the connection can take more;
+    /// it fails when the request has ended (failed, or answered early by the server).
+    @discardableResult
+    public func writeBodyPart(_ buffer: ByteBuffer) -> EventLoopFuture<Void> {
+        self.eventLoop.assertInEventLoop()
+        self.bodyStreamStarted = true
+        switch self.state {
+        case .initialized, .queued:
+            self.pendingBody.append(buffer)
+            return self.writabilityFuture()
+        case .running(let connection):
+            if connection.writeBodyPart(buffer) { return self.eventLoop.makeSucceededVoidFuture() }
+            return self.writabilityFuture()
+        case .finished:
+            return self.eventLoop.makeFailedFuture(TernClientError(code: .cancelled, phase: .write, detail: "the request has ended"))
+        }
+    }
+
+    /// Ends a streamed body, with optional trailers.
+    public func finishBody(trailers: HTTPHeaders? = nil) {
+        self.eventLoop.assertInEventLoop()
+        self.bodyStreamStarted = true
+        switch self.state {
+        case .initialized, .queued: self.pendingEnd = .some(trailers)
+        case .running(let connection): connection.finishBody(trailers: trailers)
+        case .finished: break
+        }
+    }
+
+    private func writabilityFuture() -> EventLoopFuture<Void> {
+        if let promise = self.writabilityPromise { return promise.futureResult }
+        let promise = self.eventLoop.makePromise(of: Void.self)
+        self.writabilityPromise = promise
+        return promise.futureResult
+    }
+
+    func writabilityChanged(_ writable: Bool) {
+        if writable, let promise = self.writabilityPromise {
+            self.writabilityPromise = nil
+            promise.succeed()
+        }
+        self.delegate.requestBodyWritabilityChanged(writable, execution: self)
+    }
+
+    // MARK: Reading the response
+
+    /// Stop reading the response from the socket until `resumeResponseBody()`.
+    public func pauseResponseBody() {
+        if case .running(let connection) = self.state { connection.pauseReading() }
+    }
+
+    public func resumeResponseBody() {
+        if case .running(let connection) = self.state { connection.resumeReading() }
+    }
+
+    /// Aborts the request: a queued one leaves the queue, a running one closes its connection.
+    public func cancel(with error: TernClientError = TernClientError(code: .cancelled, phase: .request)) {
+        self.eventLoop.assertInEventLoop()
+        switch self.state {
+        case .initialized:
+            self.fail(error)
+        case .queued(let waiter):
+            self.pool.waiterLeft(waiter, error: error)
+        case .running(let connection):
+            connection.abort(error)
+        case .finished:
+            break
+        }
+    }
+
+    // MARK: Events from the pool and the connection
+
+    func enqueued(_ waiter: PoolStateMachine.WaiterID) {
+        self.state = .queued(waiter)
+    }
+
+    /// The pool handed us a connection: send the head, and whatever body we have.
+    func attach(_ connection: HTTP1Connection) {
+        self.state = .running(connection)
+        self.attempts += 1
+        connection.start(self)
+        if case .stream = self.body {
+            while let part = self.pendingBody.popFirst() { _ = connection.writeBodyPart(part) }
+            if let end = self.pendingEnd {
+                self.pendingEnd = nil
+                connection.finishBody(trailers: end)
+            }
+            if connection.isWritable { self.writabilityChanged(true) }
+        }
+    }
+
+    func receivedHead(_ head: HTTPResponseHead) {
+        self.responseStarted = true
+        self.delegate.responseHead(head, execution: self)
+    }
+
+    func receivedBodyPart(_ buffer: ByteBuffer) {
+        self.delegate.responseBodyPart(buffer, execution: self)
+    }
+
+    func receivedReadComplete() {
+        if !self.isFinished { self.delegate.responseReadComplete(execution: self) }
+    }
+
+    func receivedEnd(_ trailers: HTTPHeaders?) {
+        guard !self.isFinished else { return }
+        self.finish()
+        self.delegate.responseEnd(trailers, execution: self)
+    }
+
+    /// The attempt failed. A request that provably never reached a server which had already
+    /// closed the reused connection is sent once more on a fresh one (RFC 9112 §9.3.1).
+    func attemptFailed(_ error: TernClientError, connectionWasReused: Bool) {
+        if connectionWasReused, !self.responseStarted, self.attempts == 1, self.isRetryable,
+            error.isStaleConnectionCandidate, self.pool.configuration.retryStaleConnections
+        {
+            self.state = .initialized
+            self.pool.lease(self, fresh: true)
+            return
+        }
+        self.fail(error)
+    }
+
+    private var isRetryable: Bool {
+        switch self.body {
+        case .stream: if self.bodyStreamStarted { return false }
+        case .none, .bytes: break
+        }
+        switch self.head.method {
+        case .GET, .HEAD, .OPTIONS, .TRACE, .PUT, .DELETE: return true
+        default: return self.head.headers.contains(name: "idempotency-key")
+        }
+    }
+
+    func fail(_ error: TernClientError) {
+        guard !self.isFinished else { return }
+        self.finish()
+        self.delegate.responseFailed(error.at(self.pool.address), execution: self)
+    }
+
+    private func finish() {
+        self.state = .finished
+        self.deadlineTask?.cancel()
+        self.deadlineTask = nil
+        self.pendingBody.removeAll()
+        if let promise = self.writabilityPromise {
+            // A writer still waiting must stop: the exchange is over (failed, or answered early).
+            self.writabilityPromise = nil
+            promise.fail(TernClientError(code: .cancelled, phase: .write, detail: "the request has ended"))
+        }
+    }
+}
+
+@available(*, unavailable)
+extension RequestExecution: Sendable {}

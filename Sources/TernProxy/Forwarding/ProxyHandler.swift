@@ -1,0 +1,453 @@
+import NIOCore
+import NIOHTTP1
+import NIOExtras
+import TernClient
+
+/// Twisted's `ReverseProxyResource`, for one downstream connection: each request is routed,
+/// forwarded through the agent on this connection's own event loop, and its response streamed
+/// back as it comes. One exchange at a time (NIO's pipelining handler holds the next request).
+///
+/// Backpressure both ways, by holding `read`: the client's body is read only while the upstream
+/// connection is writable, and the upstream response only while this connection is writable.
+/// Once the response head has gone out, a failure can only abort the connection (as Go's
+/// ReverseProxy does): the client must not mistake a truncated body for a whole one.
+final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private enum State {
+        case idle
+        /// An exchange with an upstream is under way.
+        case forwarding
+        /// We answered ourselves and are reading (and ignoring) the rest of the request.
+        case draining
+    }
+
+    private let agent: Agent
+    private let loop: LoopState
+    private let scheme: String
+    private var context: ChannelHandlerContext?
+    private var clientAddress = "-"
+
+    private var state = State.idle
+    private var runtime: ProxyRuntime?
+    private var route: CompiledRoute?
+    private var balancer: LoopBalancer?
+    private var serverIndex = -1
+    private var tried: UInt64 = 0
+    private var requestHead: HTTPRequestHead?
+    private var upstreamHead: HTTPRequestHead?
+    private var execution: RequestExecution?
+    private var bodyMode = RequestBody.none
+    private var bodyBytes = 0
+    private var bodyStarted = false
+    private var requestEnded = false
+    private var responseHeadSent = false
+    private var responseStatus: UInt = 0
+    private var bytesSent = 0
+    private var keepAlive = true
+    private var upstreamWritable = true
+    private var readPending = false
+    private var responsePaused = false
+    private var startTime = NIODeadline.uptimeNanoseconds(0)
+    private var quiescing = false
+    private var closed = false
+    private var requestsServed = 0
+
+    init(agent: Agent, loop: LoopState, scheme: String) {
+        self.agent = agent
+        self.loop = loop
+        self.scheme = scheme
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if let address = context.channel.remoteAddress?.ipAddress { self.clientAddress = address }
+        else if context.channel.remoteAddress != nil || context.channel.localAddress?.protocol == .unix { self.clientAddress = "unix" }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
+    // MARK: The request
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch Self.unwrapInboundIn(data) {
+        case .head(let head):
+            self.beginExchange(head, context: context)
+        case .body(let buffer):
+            self.requestBodyPart(buffer)
+        case .end(let trailers):
+            self.requestEnded = true
+            switch self.state {
+            case .forwarding:
+                self.execution?.finishBody(trailers: trailers)
+            case .draining:
+                self.finishExchange()
+            case .idle:
+                break
+            }
+        }
+    }
+
+    private func beginExchange(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        self.resetExchange()
+        let runtime = self.loop.runtime
+        self.runtime = runtime
+        self.requestHead = head
+        self.keepAlive = head.isKeepAlive
+        self.startTime = .now()
+
+        let host = Substring.hostWithoutPort(head.headers.first(name: "host") ?? "")
+        guard let route = runtime.router.match(host: host, path: head.uri[...]) else {
+            return self.respondLocally(.notFound)
+        }
+        self.route = route
+        if let status = route.fixedStatus {
+            return self.respondLocally(status, body: route.fixedBody, contentType: "text/plain; charset=utf-8")
+        }
+        guard let group = route.upstream else { return self.respondLocally(.internalServerError) }
+        if head.headers.contains(name: "upgrade") {
+            // Upgrade tunnelling (WebSocket) is not built yet: say so rather than half-forward it.
+            return self.respondLocally(.notImplemented, close: true)
+        }
+
+        // Body framing. llhttp has already refused conflicting or malformed framing (400).
+        if head.headers.contains(name: "transfer-encoding") {
+            self.bodyMode = .stream(length: nil)
+        } else if let text = head.headers.first(name: "content-length"), let length = Int(text) {
+            if length > route.maxBodySize { return self.respondLocally(.payloadTooLarge, close: true) }
+            self.bodyMode = length == 0 ? .none : .stream(length: length)
+        }
+
+        var upstream = HTTPRequestHead(version: .http1_1, method: head.method, uri: route.upstreamURI(head.uri), headers: head.headers)
+        HeaderRewriting.removeHopByHop(&upstream.headers)
+        let forwarding = runtime.configuration.forwarding
+        if forwarding.xForwarded {
+            HeaderRewriting.setForwarded(
+                &upstream.headers, client: self.clientAddress, proto: self.scheme, host: head.headers.first(name: "host")
+            )
+        }
+        if forwarding.via { HeaderRewriting.appendVia(&upstream.headers, version: head.version) }
+        HeaderRewriting.apply(route.config.requestHeaders, to: &upstream.headers)
+        if case .set(let value) = route.config.hostHeader { upstream.headers.replaceOrAdd(name: "Host", value: value) }
+        if upstream.headers.contains(name: "expect") {
+            // We answer `100 Continue` ourselves (as nginx does) and send the body on when we have it.
+            upstream.headers.remove(name: "expect")
+            if head.headers[canonicalForm: "expect"].contains(where: { $0.caseInsensitiveEquals("100-continue") }) {
+                context.writeAndFlush(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
+            }
+        }
+        self.upstreamHead = upstream
+        self.balancer = self.loop.balancer(for: group, generation: runtime.generation)
+        self.startUpstream()
+    }
+
+    private func startUpstream() {
+        guard let route = self.route, let group = route.upstream, let balancer = self.balancer,
+            var head = self.upstreamHead, let context = self.context
+        else { return }
+        let hashKey: UInt64?
+        switch group.balance {
+        case .hashClientAddress: hashKey = fnv1a(self.clientAddress.utf8)
+        case .hashHeader(let name): hashKey = fnv1a((self.requestHead?.headers.first(name: name) ?? "").utf8)
+        case .roundRobin, .leastConnections: hashKey = nil
+        }
+        guard let index = balancer.pick(hashKey: hashKey, tried: self.tried, now: .now()) else {
+            // Nothing healthy left: 503 if nothing was tried, 502 if what we tried failed.
+            return self.respondLocally(self.tried == 0 ? .serviceUnavailable : .badGateway)
+        }
+        self.serverIndex = index
+        if index < 64 { self.tried |= 1 << UInt64(index) }
+        balancer.started(index)
+        let server = group.servers[index]
+        if route.config.hostHeader == .upstream { head.headers.replaceOrAdd(name: "Host", value: server.origin.hostHeader) }
+        self.state = .forwarding
+        if case .stream = self.bodyMode { self.upstreamWritable = false }
+        let execution = self.agent.execute(
+            head,
+            to: server.origin,
+            tls: group.tls,
+            body: self.bodyMode,
+            on: context.eventLoop,
+            deadline: route.requestTimeout.map { .now() + $0 },
+            connectTimeout: route.connectTimeout,
+            readTimeout: route.readTimeout,
+            delegate: self
+        )
+        if !execution.isFinished { self.execution = execution }
+    }
+
+    private func requestBodyPart(_ buffer: ByteBuffer) {
+        guard self.state == .forwarding, let route = self.route else { return }
+        self.bodyBytes += buffer.readableBytes
+        if self.bodyBytes > route.maxBodySize {
+            // A chunked body over the limit: stop forwarding it.
+            let execution = self.execution
+            self.execution = nil
+            self.finishUpstream()
+            execution?.cancel()
+            if self.responseHeadSent { self.abortConnection() } else { self.respondLocally(.payloadTooLarge, close: true) }
+            return
+        }
+        self.bodyStarted = true
+        self.execution?.writeBodyPart(buffer)
+    }
+
+    // MARK: The response (ResponseDelegate, on this loop)
+
+    func responseHead(_ head: HTTPResponseHead, execution: RequestExecution) {
+        guard !self.closed, let context = self.context, let request = self.requestHead else { return }
+        if let group = self.route?.upstream, self.serverIndex >= 0 { group.servers[self.serverIndex].health.recordSuccess() }
+        var head = head
+        HeaderRewriting.removeHopByHop(&head.headers)
+        if self.runtime?.configuration.forwarding.via == true { HeaderRewriting.appendVia(&head.headers, version: head.version) }
+        if let rules = self.route?.config.responseHeaders, !rules.isEmpty { HeaderRewriting.apply(rules, to: &head.headers) }
+        head.version = request.version
+        if request.version.minor == 0 && !head.headers.contains(name: "content-length") && head.status.mayHaveBody {
+            self.keepAlive = false  // an HTTP/1.0 client reads this body until the connection closes
+        }
+        if !self.keepAlive || self.quiescing {
+            head.headers.replaceOrAdd(name: "Connection", value: "close")
+            self.keepAlive = false
+        } else if request.version.minor == 0 {
+            head.headers.replaceOrAdd(name: "Connection", value: "keep-alive")
+        }
+        self.responseStatus = head.status.code
+        self.responseHeadSent = true
+        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+    }
+
+    func responseBodyPart(_ buffer: ByteBuffer, execution: RequestExecution) {
+        guard !self.closed, let context = self.context else { return }
+        self.bytesSent += buffer.readableBytes
+        context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        if !context.channel.isWritable {
+            self.responsePaused = true
+            execution.pauseResponseBody()
+        }
+    }
+
+    func responseReadComplete(execution: RequestExecution) {
+        self.context?.flush()
+    }
+
+    func responseEnd(_ trailers: HTTPHeaders?, execution: RequestExecution) {
+        guard !self.closed, let context = self.context else { return }
+        self.execution = nil
+        self.finishUpstream()
+        if !self.requestEnded {
+            // The upstream answered before the request body was done: we will not read the rest.
+            self.keepAlive = false
+        }
+        self.writeEnd(context: context)
+        self.finishExchange()
+    }
+
+    func responseFailed(_ error: TernClientError, execution: RequestExecution) {
+        self.execution = nil
+        self.finishUpstream(failure: error)
+        guard !self.closed else { return }
+        if self.responseHeadSent {
+            self.abortConnection()
+            return
+        }
+        if self.mayFailOver(after: error) {
+            self.startUpstream()
+            return
+        }
+        self.respondLocally(Self.status(for: error))
+    }
+
+    func requestBodyWritabilityChanged(_ writable: Bool, execution: RequestExecution) {
+        self.upstreamWritable = writable
+        if writable, self.readPending, let context = self.context {
+            self.readPending = false
+            context.read()
+        }
+    }
+
+    /// The next server is tried when the request never reached this one, or when an idempotent
+    /// request without a body already sent failed before any response byte reached the client.
+    private func mayFailOver(after error: TernClientError) -> Bool {
+        guard !self.bodyStarted, error.code != .deadlineExceeded, error.code != .shutdown else { return false }
+        switch error.phase {
+        case .resolve, .connect, .tls:
+            return true
+        case .write, .read:
+            guard let method = self.requestHead?.method else { return false }
+            return [.GET, .HEAD, .OPTIONS, .PUT, .DELETE, .TRACE].contains(method)
+                || self.requestHead?.headers.contains(name: "idempotency-key") == true
+        case .pool, .request, .redirect:
+            return false
+        }
+    }
+
+    /// Where the agent's error meets HTTP: 504 for the timeouts, 503 when the pool is full or
+    /// shutting down, 502 for everything the upstream did wrong.
+    static func status(for error: TernClientError) -> HTTPResponseStatus {
+        switch error.code {
+        case .connectTimeout, .readTimeout, .deadlineExceeded, .tlsHandshakeTimeout: return .gatewayTimeout
+        case .poolWaitTimeout, .tooManyWaiters, .shutdown: return .serviceUnavailable
+        default: return .badGateway
+        }
+    }
+
+    private func finishUpstream(failure: TernClientError? = nil) {
+        guard self.serverIndex >= 0, let balancer = self.balancer else { return }
+        balancer.finished(self.serverIndex)
+        if let failure, failure.code != .cancelled, let group = self.route?.upstream {
+            group.servers[self.serverIndex].health.recordFailure(now: .now())
+        }
+        self.serverIndex = -1
+    }
+
+    // MARK: Answers of our own
+
+    private func respondLocally(
+        _ status: HTTPResponseStatus,
+        body: ByteBuffer? = nil,
+        contentType: String = "text/html; charset=utf-8",
+        close: Bool = false
+    ) {
+        guard let context = self.context, let request = self.requestHead, !self.closed else { return }
+        let body = body ?? self.runtime?.pages.page(for: Int(status.code)) ?? ByteBuffer()
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(5)
+        headers.add(name: "Date", value: self.loop.dateCache.current)
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        if close || self.quiescing || !self.keepAlive {
+            self.keepAlive = false
+            headers.add(name: "Connection", value: "close")
+        }
+        self.responseStatus = status.code
+        self.responseHeadSent = true
+        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
+        if request.method != .HEAD {
+            self.bytesSent = body.readableBytes
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        }
+        self.writeEnd(context: context)
+        if self.requestEnded || !self.keepAlive {
+            self.finishExchange()
+        } else {
+            self.state = .draining
+        }
+    }
+
+    private func finishExchange() {
+        self.state = .idle
+        self.requestsServed += 1
+        if let log = self.loop.accessLog, let head = self.requestHead {
+            log.log(
+                AccessLogWriter.Entry(
+                    client: self.clientAddress, head: head, status: self.responseStatus, bytesSent: self.bytesSent,
+                    durationNanoseconds: (NIODeadline.now() - self.startTime).nanoseconds, upstream: nil
+                ),
+                date: self.loop.dateCache.current
+            )
+        }
+        self.readIfPending()
+    }
+
+    private func resetExchange() {
+        self.route = nil
+        self.balancer = nil
+        self.serverIndex = -1
+        self.tried = 0
+        self.upstreamHead = nil
+        self.execution = nil
+        self.bodyMode = .none
+        self.bodyBytes = 0
+        self.bodyStarted = false
+        self.requestEnded = false
+        self.responseHeadSent = false
+        self.responseStatus = 0
+        self.bytesSent = 0
+        self.upstreamWritable = true
+        self.responsePaused = false
+    }
+
+    // MARK: Channel events
+
+    func read(context: ChannelHandlerContext) {
+        if self.state == .forwarding && !self.upstreamWritable {
+            self.readPending = true
+        } else {
+            context.read()
+        }
+    }
+
+    private func readIfPending() {
+        if self.readPending, let context = self.context {
+            self.readPending = false
+            context.read()
+        }
+    }
+
+    func channelWritabilityChanged(context: ChannelHandlerContext) {
+        if context.channel.isWritable, self.responsePaused {
+            self.responsePaused = false
+            self.execution?.resumeResponseBody()
+        }
+        context.fireChannelWritabilityChanged()
+    }
+
+    func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
+        if event is ChannelShouldQuiesceEvent {
+            self.quiescing = true
+            if self.state == .idle { context.close(promise: nil) }
+            return
+        }
+        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
+            // keep-alive timeout: only an idle connection is closed
+            if self.state == .idle { context.close(promise: nil) }
+            return
+        }
+        context.fireUserInboundEventTriggered(event)
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.closed = true
+        if let execution = self.execution {
+            self.execution = nil
+            execution.cancel(with: TernClientError(code: .cancelled, phase: .request, detail: "client went away"))
+        }
+        context.fireChannelInactive()
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        // Protocol errors were answered by HTTPServerProtocolErrorHandler; IO errors end the connection.
+        context.close(promise: nil)
+    }
+
+    private func abortConnection() {
+        self.closed = true
+        self.context?.close(promise: nil)
+    }
+
+    /// Ends the response; when the connection must not be reused, closes it once the end is written.
+    private func writeEnd(context: ChannelHandlerContext) {
+        let limit = self.runtime?.configuration.limits.maxRequestsPerConnection ?? .max
+        guard !self.keepAlive || self.quiescing || self.requestsServed + 1 >= limit else {
+            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+            return
+        }
+        self.keepAlive = false
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: written)
+        written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+}
+
+@available(*, unavailable)
+extension ProxyHandler: Sendable {}
+
+extension HTTPResponseStatus {
+    var mayHaveBody: Bool {
+        !(self.code < 200 || self.code == 204 || self.code == 304)
+    }
+}

@@ -1,0 +1,297 @@
+import Logging
+import NIOCore
+import NIOExtras
+import NIOHTTP1
+import NIOPosix
+import NIOSSL
+import NIOTLS
+import Synchronization
+import TernClient
+
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The running proxy: the event loops, one agent on them, the listeners, and the configuration
+/// in force. `reload` swaps routes, upstreams, pages and certificates without closing anything;
+/// `shutdown` stops accepting, lets in-flight exchanges finish (bounded), then closes the rest.
+public final class ProxyServer: Sendable {
+    public let group: MultiThreadedEventLoopGroup
+    let agent: Agent
+    private let loops: [ObjectIdentifier: LoopState]
+    /// Active health checks run from this loop only.
+    private let healthLoop: any EventLoop
+    private let quiesce: ServerQuiescingHelper
+    private let state: Mutex<RunState>
+    private let logger: Logger
+
+    private struct RunState {
+        var configuration: ProxyConfiguration
+        var generation: Int
+        var channels: [any Channel] = []
+        var certificateStores: [CertificateStore] = []
+    }
+
+    public init(configuration: ProxyConfiguration, logger: Logger = Logger(label: "tern.proxy")) throws {
+        let threads = configuration.workers ?? System.coreCount
+        self.group = MultiThreadedEventLoopGroup(numberOfThreads: max(1, threads))
+        var agentConfiguration = Agent.Configuration()
+        agentConfiguration.decompression = .disabled
+        agentConfiguration.redirects = .disabled
+        agentConfiguration.userAgent = nil
+        agentConfiguration.poolWaitTimeout = .seconds(10)
+        agentConfiguration.maxResponseHeadSize = configuration.limits.maxHeaderSize * 2
+        self.agent = Agent(configuration: agentConfiguration, eventLoopGroup: self.group)
+        self.quiesce = ServerQuiescingHelper(group: self.group)
+        self.healthLoop = self.group.next()
+        self.logger = logger
+        let runtime: ProxyRuntime
+        do {
+            runtime = try ProxyRuntime(configuration, generation: 0)
+        } catch {
+            try? self.group.syncShutdownGracefully()
+            throw error
+        }
+        var loops: [ObjectIdentifier: LoopState] = [:]
+        let accessFD = Self.openAccessLog(configuration.accessLog)
+        for loop in self.group.makeIterator() {
+            let writer = accessFD.map { AccessLogWriter(fd: $0, format: configuration.accessLog.format, eventLoop: loop) }
+            loops[ObjectIdentifier(loop)] = LoopState(eventLoop: loop, runtime: runtime, accessLog: writer)
+        }
+        self.loops = loops
+        self.state = Mutex(RunState(configuration: configuration, generation: 0))
+    }
+
+    /// Binds every listener; returns their addresses (port 0 in a config binds a free port).
+    @discardableResult
+    public func start() async throws -> [SocketAddress] {
+        for state in self.loops.values {
+            state.eventLoop.execute { state.accessLog?.start() }
+            self.startHealthChecks(on: state)
+        }
+        let configuration = self.state.withLock { $0.configuration }
+        var addresses: [SocketAddress] = []
+        for listener in configuration.listeners {
+            let channel = try await self.bind(listener, limits: configuration.limits)
+            if let address = channel.localAddress { addresses.append(address) }
+            self.logger.info("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
+        }
+        return addresses
+    }
+
+    private func bind(_ listener: ProxyConfiguration.Listener, limits: ProxyConfiguration.Limits) async throws -> any Channel {
+        let store: CertificateStore?
+        if case .ssl(_, _, let certificates) = listener.endpoint {
+            store = try CertificateStore(certificates)
+        } else {
+            store = nil
+        }
+        let scheme = store == nil ? "http" : "https"
+        let agent = self.agent
+        let loops = self.loops
+        let quiesce = self.quiesce
+        let redirectPort = listener.redirectToHTTPSPort
+        let decoderLimits = {
+            var decoderLimits = NIOHTTPDecoderLimitConfiguration()
+            decoderLimits.maxHeaderListSize = limits.maxHeaderSize
+            decoderLimits.maxHeaderFieldCount = limits.maxHeaderCount
+            return decoderLimits
+        }()
+        let keepAliveTimeout = limits.keepAliveTimeout.timeAmount
+        let bootstrap = ServerBootstrap(group: self.group)
+            .serverChannelOption(.backlog, value: 1024)
+            .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .serverChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
+                }
+            }
+            .childChannelOption(.socketOption(.tcp_nodelay), value: 1)
+            .childChannelOption(.maxMessagesPerRead, value: 4)
+            .childChannelInitializer { channel in
+                channel.eventLoop.makeCompletedFuture {
+                    let sync = channel.pipeline.syncOperations
+                    if let store {
+                        let sni = ByteToMessageHandler(
+                            SNIHandler { result in
+                                let name: String? = if case .hostname(let host) = result { host } else { nil }
+                                let tls = NIOSSLServerHandler(context: store.context(for: name))
+                                return channel.eventLoop.makeCompletedFuture {
+                                    let sniContext = try channel.pipeline.syncOperations.context(name: "sni")
+                                    try channel.pipeline.syncOperations.addHandler(tls, position: .after(sniContext.handler))
+                                }
+                            }
+                        )
+                        try sync.addHandler(sni, name: "sni")
+                    }
+                    try sync.configureHTTPServerPipeline(
+                        withPipeliningAssistance: true,
+                        withErrorHandling: true,
+                        withEncoderConfiguration: .init(),
+                        withDecoderLimitConfiguration: decoderLimits
+                    )
+                    try sync.addHandler(IdleStateHandler(readTimeout: keepAliveTimeout))
+                    guard let loop = loops[ObjectIdentifier(channel.eventLoop)] else {
+                        throw ChannelError.ioOnClosedChannel
+                    }
+                    if let redirectPort {
+                        try sync.addHandler(HTTPSRedirectHandler(port: redirectPort))
+                    } else {
+                        try sync.addHandler(ProxyHandler(agent: agent, loop: loop, scheme: scheme))
+                    }
+                }
+            }
+        let channel: any Channel
+        do {
+            switch listener.endpoint {
+            case .tcp(let port, let interface), .ssl(let port, let interface, _):
+                channel = try await bootstrap.bind(host: interface, port: port).get()
+            case .unix(let path):
+                channel = try await bootstrap.bind(unixDomainSocketPath: path, cleanupExistingSocketFile: true).get()
+            }
+        } catch {
+            throw CertificateError(location: listener.location, message: "cannot listen: \(error)")
+        }
+        self.state.withLock { state in
+            state.channels.append(channel)
+            if let store { state.certificateStores.append(store) }
+        }
+        return channel
+    }
+
+    /// Applies a new configuration: routes, upstreams, pages, forwarding and certificates. Listener
+    /// changes need a restart (logged). A configuration that fails to load leaves the old one serving.
+    public func reload(_ configuration: ProxyConfiguration) throws {
+        let (generation, stores, old) = self.state.withLock { ($0.generation + 1, $0.certificateStores, $0.configuration) }
+        let runtime = try ProxyRuntime(configuration, generation: generation)
+        let sslListeners = configuration.listeners.compactMap { listener -> [ProxyConfiguration.Certificate]? in
+            if case .ssl(_, _, let certificates) = listener.endpoint { return certificates }
+            return nil
+        }
+        for (store, certificates) in zip(stores, sslListeners) { try store.reload(certificates) }
+        if configuration.listeners.map(\.endpoint) != old.listeners.map(\.endpoint) {
+            self.logger.warning("listen lines changed: they take effect after a restart")
+        }
+        self.state.withLock {
+            $0.configuration = configuration
+            $0.generation = generation
+        }
+        for state in self.loops.values {
+            state.eventLoop.execute {
+                state.runtime = runtime
+                self.startHealthChecks(on: state)
+            }
+        }
+    }
+
+    /// Stops accepting, lets in-flight exchanges finish within `timeout`, then closes what is left.
+    public func shutdown(timeout: TimeAmount? = nil) async throws {
+        let configured = self.state.withLock { $0.configuration.shutdownTimeout.timeAmount }
+        let promise = self.group.next().makePromise(of: Void.self)
+        self.quiesce.initiateShutdown(promise: promise)
+        let deadline = self.group.next().scheduleTask(in: timeout ?? configured) {
+            promise.succeed()  // time is up: close whatever is still open
+        }
+        try? await promise.futureResult.get()
+        deadline.cancel()
+        for state in self.loops.values {
+            try? await state.eventLoop.submit { state.accessLog?.stop() }.get()
+        }
+        try? await self.agent.shutdown()
+        try await self.group.shutdownGracefully()
+    }
+
+    private static func openAccessLog(_ log: ProxyConfiguration.AccessLog) -> Int32? {
+        guard let path = log.path else { return nil }
+        if path == "stdout" || path == "-" { return STDOUT_FILENO }
+        let fd = open(path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC, 0o644)
+        return fd >= 0 ? fd : nil
+    }
+
+    // MARK: Active health checks
+
+    /// Each upstream with `health-check` is probed from the first loop only (one probe per
+    /// server per interval, not one per loop); the verdict is shared through `ServerHealth`.
+    private func startHealthChecks(on state: LoopState) {
+        guard state.eventLoop === self.healthLoop else { return }
+        let generation = state.runtime.generation
+        for group in state.runtime.upstreams.values {
+            guard let check = group.healthCheck else { continue }
+            for server in group.servers {
+                HealthProbe(agent: self.agent, server: server, group: group, check: check, state: state, generation: generation)
+                    .schedule(in: .zero)
+            }
+        }
+    }
+}
+
+/// One server's active health check, rescheduling itself until a reload replaces its runtime.
+struct HealthProbe {
+    let agent: Agent
+    let server: UpstreamGroup.Server
+    let group: UpstreamGroup
+    let check: ProxyConfiguration.HealthCheck
+    let state: LoopState
+    let generation: Int
+
+    final class Probe: ResponseDelegate {
+        let onDone: (Bool) -> Void
+        let expected: ClosedRange<Int>
+        var ok = false
+        init(expected: ClosedRange<Int>, onDone: @escaping (Bool) -> Void) {
+            self.expected = expected
+            self.onDone = onDone
+        }
+        func responseHead(_ head: HTTPResponseHead, execution: RequestExecution) { self.ok = self.expected.contains(Int(head.status.code)) }
+        func responseBodyPart(_ buffer: ByteBuffer, execution: RequestExecution) {}
+        func responseEnd(_ trailers: HTTPHeaders?, execution: RequestExecution) { self.onDone(self.ok) }
+        func responseFailed(_ error: TernClientError, execution: RequestExecution) { self.onDone(false) }
+    }
+
+    func schedule(in delay: TimeAmount) {
+        let probe = self
+        _ = self.state.eventLoop.assumeIsolated().scheduleTask(in: delay) {
+            guard probe.state.runtime.generation == probe.generation else { return }
+            probe.run()
+        }
+    }
+
+    private func run() {
+        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: self.check.path)
+        head.headers.add(name: "User-Agent", value: "tern-health-check")
+        var passes = 0
+        var fails = 0
+        let probe = self
+        let delegate = Probe(expected: self.check.expectedStatus) { ok in
+            if ok { passes += 1; fails = 0 } else { fails += 1; passes = 0 }
+            if ok && probe.server.health.isCheckedDown && passes >= probe.check.passes { probe.server.health.setChecked(up: true) }
+            if !ok && !probe.server.health.isCheckedDown && fails >= probe.check.fails { probe.server.health.setChecked(up: false) }
+            probe.schedule(in: probe.check.interval.timeAmount)
+        }
+        _ = self.agent.execute(
+            head, to: self.server.origin, tls: self.group.tls, on: self.state.eventLoop,
+            deadline: .now() + self.check.timeout.timeAmount, delegate: delegate
+        )
+    }
+}
+
+/// On a `listen … { redirect-https PORT }` listener: every request gets a 308 to the same URL on HTTPS.
+final class HTTPSRedirectHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    let port: Int
+
+    init(port: Int) { self.port = port }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(let head) = Self.unwrapInboundIn(data) else {
+            if case .end = Self.unwrapInboundIn(data) { context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil) }
+            return
+        }
+        let host = Substring.hostWithoutPort(head.headers.first(name: "host") ?? "localhost")
+        let location = "https://\(host)\(self.port == 443 ? "" : ":\(self.port)")\(head.uri)"
+        var headers = HTTPHeaders([("Location", location), ("Content-Length", "0")])
+        if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .permanentRedirect, headers: headers))), promise: nil)
+    }
+}
