@@ -14,7 +14,8 @@ extension Agent {
         let deadline = (timeout ?? self.configuration.requestTimeout).map { NIODeadline.now() + $0 }
         var request = request
         var target = try Target(parsing: request.url)
-        var visited: Set<String> = ["\(request.method.rawValue) \(target.url)"]
+        // Built on the first redirect only: most requests never need it.
+        var visited: Set<String> = []
         var followed = 0
         while true {
             let (head, body) = try await self.executeOnce(request, target: target, deadline: deadline)
@@ -29,6 +30,7 @@ extension Agent {
             else {
                 return Self.makeResponse(head, body: body, url: target.url)
             }
+            if visited.isEmpty { visited.insert("\(request.method.rawValue) \(target.url)") }
             let seen = "\(next.method.rawValue) \(next.target.url)"
             if followed >= maxRedirects {
                 throw TernClientError(

@@ -35,6 +35,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     private var readPending = false
     private var lastActivity = NIODeadline.uptimeNanoseconds(0)
     private var readTimer: Scheduled<Void>?
+    private var currentReadTimeout = TimeAmount.nanoseconds(.max)
     /// The server's `Keep-Alive: timeout=` hint, from the last response.
     private(set) var keepAliveHint: TimeAmount?
 
@@ -89,7 +90,14 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
             break
         }
         context.flush()
-        if let timeout = execution.readTimeout ?? self.readTimeout { self.armReadTimer(timeout) }
+        if let timeout = execution.readTimeout ?? self.readTimeout {
+            // One timer per connection, not per request: it re-arms itself from `lastActivity`.
+            if self.readTimer == nil || timeout < self.currentReadTimeout {
+                self.readTimer?.cancel()
+                self.armReadTimer(timeout)
+            }
+            self.currentReadTimeout = timeout
+        }
         if self.readPending {
             self.readPending = false
             context.read()
@@ -182,8 +190,6 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func finishResponse(_ trailers: HTTPHeaders?, execution: RequestExecution) {
         self.execution = nil
-        self.readTimer?.cancel()
-        self.readTimer = nil
         let reusable = self.requestDone && self.requestKeepAlive && (self.responseHead?.isKeepAlive ?? false)
             && !self.closing
         if !reusable {
@@ -247,7 +253,9 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context = self.context else { return }
         let deadline = self.lastActivity + timeout
         self.readTimer = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
-            guard self.execution != nil else { return }
+            self.readTimer = nil
+            guard self.execution != nil, !self.closing else { return }
+            let timeout = self.currentReadTimeout
             let idle = NIODeadline.now() - self.lastActivity
             if self.readPaused || idle < timeout {
                 self.armReadTimer(timeout)

@@ -17,9 +17,12 @@ public struct Target: Hashable, Sendable {
     }
 
     public init(parsing url: String) throws(TernClientError) {
-        guard let schemeEnd = url.range(of: "://") else {
+        guard let colon = url.utf8.firstIndex(of: UInt8(ascii: ":")),
+            url.utf8[colon...].starts(with: "://".utf8)
+        else {
             throw TernClientError(code: .invalidURL, phase: .request, detail: "no scheme in \(url)")
         }
+        let schemeEnd = colon..<url.utf8.index(colon, offsetBy: 3)
         let schemeText = url[..<schemeEnd.lowerBound].lowercased()
         guard let scheme = Origin.Scheme(rawValue: schemeText) else {
             throw TernClientError(code: .unsupportedScheme, phase: .request, detail: "'\(schemeText)' in \(url)")

@@ -140,7 +140,11 @@ extension ConfigInterpreter {
             self.error("missing port in the endpoint (like \(type):\(type == "ssl" ? 8443 : 8080))", at: token.location)
             return nil
         }
-        let port = self.value(portPart.text, at: token.location(atOffset: portPart.offset), expected: ConfigValue.expectedPort, ConfigValue.port)
+        // Port 0 asks the system for a free port (tests, and `tern proxy` behind a launcher that reads it back).
+        let port = self.value(
+            portPart.text, at: token.location(atOffset: portPart.offset), expected: "a port from 0 to 65535",
+            { ConfigValue.integer($0).flatMap { (0...65535).contains($0) ? $0 : nil } }
+        )
         var interface = "0.0.0.0"
         if let part = values["interface"] {
             if ConfigValue.isIPAddress(part.text) {

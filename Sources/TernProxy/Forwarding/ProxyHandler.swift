@@ -36,6 +36,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     private var balancer: LoopBalancer?
     private var serverIndex = -1
     private var tried: UInt64 = 0
+    /// The failure of the last server tried, which decides the status when none is left.
+    private var lastFailure: TernClientError?
     private var requestHead: HTTPRequestHead?
     private var upstreamHead: HTTPRequestHead?
     private var execution: RequestExecution?
@@ -97,7 +99,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         let runtime = self.loop.runtime
         self.runtime = runtime
         self.requestHead = head
-        self.keepAlive = head.isKeepAlive
+        // `keepalive-timeout 0`: every connection serves one exchange.
+        self.keepAlive = head.isKeepAlive && runtime.configuration.limits.keepAliveTimeout > .zero
         self.startTime = .now()
 
         let host = Substring.hostWithoutPort(head.headers.first(name: "host") ?? "")
@@ -156,8 +159,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         case .roundRobin, .leastConnections: hashKey = nil
         }
         guard let index = balancer.pick(hashKey: hashKey, tried: self.tried, now: .now()) else {
-            // Nothing healthy left: 503 if nothing was tried, 502 if what we tried failed.
-            return self.respondLocally(self.tried == 0 ? .serviceUnavailable : .badGateway)
+            // Nothing healthy left: 503 if nothing was tried, else what the last attempt earned.
+            return self.respondLocally(self.lastFailure.map(Self.status(for:)) ?? .serviceUnavailable)
         }
         self.serverIndex = index
         if index < 64 { self.tried |= 1 << UInt64(index) }
@@ -254,6 +257,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             self.abortConnection()
             return
         }
+        self.lastFailure = error
         if self.mayFailOver(after: error) {
             self.startUpstream()
             return
@@ -298,7 +302,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     private func finishUpstream(failure: TernClientError? = nil) {
         guard self.serverIndex >= 0, let balancer = self.balancer else { return }
         balancer.finished(self.serverIndex)
-        if let failure, failure.code != .cancelled, let group = self.route?.upstream {
+        // As in nginx, the only server of a group is never taken out: there is nowhere else to go.
+        if let failure, failure.code != .cancelled, let group = self.route?.upstream, group.servers.count > 1 {
             group.servers[self.serverIndex].health.recordFailure(now: .now())
         }
         self.serverIndex = -1
@@ -358,6 +363,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         self.balancer = nil
         self.serverIndex = -1
         self.tried = 0
+        self.lastFailure = nil
         self.upstreamHead = nil
         self.execution = nil
         self.bodyMode = .none

@@ -30,6 +30,7 @@ public final class ProxyServer: Sendable {
         var generation: Int
         var channels: [any Channel] = []
         var certificateStores: [CertificateStore] = []
+        var shutDown = false
     }
 
     public init(configuration: ProxyConfiguration, logger: Logger = Logger(label: "tern.proxy")) throws {
@@ -130,7 +131,7 @@ public final class ProxyServer: Sendable {
                         withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: decoderLimits
                     )
-                    try sync.addHandler(IdleStateHandler(readTimeout: keepAliveTimeout))
+                    if keepAliveTimeout > .zero { try sync.addHandler(IdleStateHandler(readTimeout: keepAliveTimeout)) }
                     guard let loop = loops[ObjectIdentifier(channel.eventLoop)] else {
                         throw ChannelError.ioOnClosedChannel
                     }
@@ -159,6 +160,9 @@ public final class ProxyServer: Sendable {
         return channel
     }
 
+    /// The listeners in force (a reload keeps them).
+    public var configurationListeners: [ProxyConfiguration.Listener] { self.state.withLock { $0.configuration.listeners } }
+
     /// Applies a new configuration: routes, upstreams, pages, forwarding and certificates. Listener
     /// changes need a restart (logged). A configuration that fails to load leaves the old one serving.
     public func reload(_ configuration: ProxyConfiguration) throws {
@@ -186,7 +190,11 @@ public final class ProxyServer: Sendable {
 
     /// Stops accepting, lets in-flight exchanges finish within `timeout`, then closes what is left.
     public func shutdown(timeout: TimeAmount? = nil) async throws {
-        let configured = self.state.withLock { $0.configuration.shutdownTimeout.timeAmount }
+        let (configured, already) = self.state.withLock { state in
+            defer { state.shutDown = true }
+            return (state.configuration.shutdownTimeout.timeAmount, state.shutDown)
+        }
+        guard !already else { return }
         let promise = self.group.next().makePromise(of: Void.self)
         self.quiesce.initiateShutdown(promise: promise)
         let deadline = self.group.next().scheduleTask(in: timeout ?? configured) {

@@ -24,6 +24,7 @@ final class ServerHealth: Sendable {
     }
 
     func recordFailure(now: NIODeadline) {
+        guard self.maxFails > 0 else { return }  // `max-fails=0`: passive health off, as in nginx
         let now = Int64(now.uptimeNanoseconds)
         self.hasFailures.store(true, ordering: .relaxed)
         let markDown = self.failures.withLock { state -> Bool in

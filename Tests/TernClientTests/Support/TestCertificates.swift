@@ -29,10 +29,20 @@ struct TestCertificates: Sendable {
         try generated.get()
     }
 
+    /// Removes the generated files when the test process exits.
+    private static func removeAtExit() {
+        atexit {
+            if case .success(let certificates) = TestCertificates.generated {
+                try? FileManager.default.removeItem(atPath: certificates.directory)
+            }
+        }
+    }
+
     private static func generate() throws -> TestCertificates {
         let directory = FileManager.default.temporaryDirectory
             .appendingPathComponent("tern-test-pki-\(UUID().uuidString.prefix(8))").path
         try FileManager.default.createDirectory(atPath: directory, withIntermediateDirectories: true)
+        removeAtExit()
         func path(_ name: String) -> String { directory + "/" + name }
 
         try openssl([

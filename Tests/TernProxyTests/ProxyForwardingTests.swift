@@ -1,0 +1,195 @@
+import NIOCore
+import TernClient
+import TernTestSupport
+import XCTest
+
+@testable import TernProxy
+
+final class ProxyForwardingTests: ProxyTestCase {
+    func testRoutesByHostThenLongestPrefix() async throws {
+        let a = try await self.origin("a")
+        let b = try await self.origin("b")
+        let c = try await self.origin("c")
+        let (_, port) = try await self.proxy(
+            """
+            route api.example.com/v1/ { proxy http://127.0.0.1:\(a.port) }
+            route *.example.com/ { proxy http://127.0.0.1:\(b.port) }
+            route /static/ { proxy http://127.0.0.1:\(c.port) }
+            route /healthz { respond 200 "ok" }
+            """
+        )
+        func who(_ host: String, _ path: String) async throws -> String {
+            let (status, body, _) = try await self.get(port, path, host: host)
+            return status == 200 ? String(body.prefix(while: { $0 != " " })) : "\(status)"
+        }
+        try await assertEqualAsync(await who("api.example.com", "/v1/users"), "a")
+        try await assertEqualAsync(await who("API.Example.com:8080", "/v1/x"), "a")
+        try await assertEqualAsync(await who("api.example.com", "/v2/x"), "b")  // same host, no /v2/ route: wildcard
+        try await assertEqualAsync(await who("www.example.com", "/v1/x"), "b")
+        try await assertEqualAsync(await who("other.test", "/static/app.js"), "c")
+        try await assertEqualAsync(await who("other.test", "/healthz"), "ok")
+        try await assertEqualAsync(await who("other.test", "/nothing"), "404")
+    }
+
+    func testRequestAndResponseHeaderRules() async throws {
+        let a = try await self.origin("a")
+        let (_, port) = try await self.proxy(
+            """
+            upstream app { server 127.0.0.1:\(a.port) }
+            route /api/ {
+                proxy app
+                strip-prefix /api
+                request-header set X-Env prod
+                request-header remove X-Debug
+                response-header set X-Served-By tern
+                host-header upstream
+            }
+            """
+        )
+        let (status, body, response) = try await self.get(
+            port, "/api/users?id=1", host: "shop.example",
+            headers: [("X-Forwarded-For", "6.6.6.6"), ("X-Debug", "1"), ("Connection", "X-Secret"), ("X-Secret", "s"), ("Proxy-Authorization", "p")]
+        )
+        XCTAssertEqual(status, 200)
+        let lines = Set(body.split(separator: "\n").map(String.init))
+        XCTAssertTrue(body.hasPrefix("a GET /users?id=1\n"), body)
+        XCTAssertTrue(lines.contains("x-forwarded-for: 127.0.0.1"), "client-sent X-Forwarded-For is replaced: \(body)")
+        XCTAssertTrue(lines.contains("x-forwarded-proto: http"))
+        XCTAssertTrue(lines.contains("x-forwarded-host: shop.example"))
+        XCTAssertTrue(lines.contains("via: 1.1 tern"))
+        XCTAssertTrue(lines.contains("x-env: prod"))
+        XCTAssertTrue(lines.contains("host: 127.0.0.1:\(a.port)"))
+        for hidden in ["x-debug", "x-secret", "proxy-authorization", "connection"] {
+            XCTAssertFalse(lines.contains { $0.hasPrefix(hidden + ":") }, "\(hidden) must not reach the upstream: \(body)")
+        }
+        // The origin named X-Hop in Connection: a hop-by-hop field that must not reach the client.
+        XCTAssertNil(response.headerFields[.init("X-Hop")!])
+        XCTAssertEqual(response.headerFields[.init("X-Served-By")!], "tern")
+        XCTAssertEqual(response.headerFields[.init("Via")!], "1.1 tern")
+    }
+
+    func testRoundRobinFollowsWeights() async throws {
+        let a = try await self.origin("a")
+        let b = try await self.origin("b")
+        let (_, port) = try await self.proxy(
+            "upstream app {\n server 127.0.0.1:\(a.port) weight=2\n server 127.0.0.1:\(b.port)\n}\nroute / { proxy app }"
+        )
+        var seen: [String: Int] = [:]
+        for _ in 0..<30 {
+            let (_, body, _) = try await self.get(port, "/")
+            seen[String(body.prefix(1)), default: 0] += 1
+        }
+        XCTAssertEqual(seen, ["a": 20, "b": 10])
+    }
+
+    func testLeastConnectionsAvoidsTheBusyServer() async throws {
+        let a = try await self.origin("a")
+        let b = try await self.origin("b")
+        let (_, port) = try await self.proxy(
+            "upstream app {\n server 127.0.0.1:\(a.port)\n server 127.0.0.1:\(b.port)\n balance least-conn\n}\nroute / { proxy app }"
+        )
+        // Hold one request open on whichever server gets it first.
+        let client = self.client
+        let stuck = Task { try await client.execute(Request(url: "http://127.0.0.1:\(port)/never"), timeout: .seconds(30)) }
+        try await waitFor { a.requests + b.requests == 1 }
+        let busy = a.requests == 1 ? "a" : "b"
+        for _ in 0..<6 {
+            let (_, body, _) = try await self.get(port, "/")
+            XCTAssertNotEqual(String(body.prefix(1)), busy)
+        }
+        stuck.cancel()
+    }
+
+    func testHashOnHeaderIsSticky() async throws {
+        let a = try await self.origin("a")
+        let b = try await self.origin("b")
+        let (_, port) = try await self.proxy(
+            "upstream app {\n server 127.0.0.1:\(a.port)\n server 127.0.0.1:\(b.port)\n balance hash header X-User\n}\nroute / { proxy app }"
+        )
+        var chosen: [String: Set<String>] = [:]
+        for round in 0..<4 {
+            for user in 0..<10 {
+                let (_, body, _) = try await self.get(port, "/\(round)", headers: [("X-User", "user-\(user)")])
+                chosen["user-\(user)", default: []].insert(String(body.prefix(1)))
+            }
+        }
+        XCTAssertTrue(chosen.values.allSatisfy { $0.count == 1 }, "each user always reaches one server: \(chosen)")
+        XCTAssertEqual(Set(chosen.values.flatMap { $0 }), ["a", "b"], "users spread over both servers")
+    }
+
+    func testFailoverThenPassiveHealthThenNoUpstream() async throws {
+        let a = try await self.origin("a")
+        let dead = try self.deadPort()
+        let (_, port) = try await self.proxy(
+            """
+            upstream app {
+                server 127.0.0.1:\(dead) max-fails=1 fail-timeout=30s
+                server 127.0.0.1:\(a.port)
+            }
+            route / { proxy app }
+            upstream gone {
+                server 127.0.0.1:\(dead)
+                server 127.0.0.1:\(try self.deadPort())
+            }
+            route /only-dead/ { proxy gone }
+            """
+        )
+        for _ in 0..<4 {
+            let (status, body, _) = try await self.get(port, "/")
+            XCTAssertEqual(status, 200)
+            XCTAssertTrue(body.hasPrefix("a "))
+        }
+        let (status, body, response) = try await self.get(port, "/only-dead/x")
+        XCTAssertEqual(status, 502)
+        XCTAssertTrue(body.contains("502 Bad Gateway"), "the page comes from the shipped template")
+        XCTAssertEqual(response.headerFields[.contentType], "text/html; charset=utf-8")
+        // Both servers of `gone` are now marked down (max-fails=1 by default): 503, no attempt.
+        let (again, _, _) = try await self.get(port, "/only-dead/x")
+        XCTAssertEqual(again, 503)
+    }
+
+    func testUpstreamReadTimeoutIsGatewayTimeout() async throws {
+        let a = try await self.origin("a")
+        let (_, port) = try await self.proxy("route / {\n proxy http://127.0.0.1:\(a.port)\n timeout read 300ms\n}")
+        let (status, body, _) = try await self.get(port, "/never")
+        XCTAssertEqual(status, 504)
+        XCTAssertTrue(body.contains("504 Gateway Timeout"))
+        let (after, _, _) = try await self.get(port, "/fine")
+        XCTAssertEqual(after, 200, "the connection and the proxy stay usable")
+    }
+
+    func testBodyOverTheRouteLimitIs413() async throws {
+        let a = try await self.origin("a")
+        let (_, port) = try await self.proxy("route / {\n proxy http://127.0.0.1:\(a.port)\n max-body 1k\n}")
+        let small = try await self.client.execute(Request(method: .post, url: "http://127.0.0.1:\(port)/sink", body: .string(String(repeating: "y", count: 1000))))
+        try await assertEqualAsync(await small.string(), "1000")
+        let large = try await self.client.execute(Request(method: .post, url: "http://127.0.0.1:\(port)/sink", body: .string(String(repeating: "y", count: 5000))))
+        XCTAssertEqual(large.status.code, 413)
+        XCTAssertEqual(a.requests, 1, "the oversized body never reached the origin")
+    }
+
+    func testHeadAndStatusesPassThrough() async throws {
+        let a = try await self.origin("a")
+        let (_, port) = try await self.proxy("route / { proxy http://127.0.0.1:\(a.port) }")
+        let head = try await self.client.execute(Request(method: .head, url: "http://127.0.0.1:\(port)/x"))
+        XCTAssertEqual(head.status.code, 200)
+        try await assertEqualAsync(await head.string(), "")
+        let (status, _, _) = try await self.get(port, "/status/418")
+        XCTAssertEqual(status, 418)
+        let (next, _, _) = try await self.get(port, "/x")
+        XCTAssertEqual(next, 200)
+    }
+}
+
+func assertEqualAsync<T: Equatable>(_ value: @autoclosure () async throws -> T, _ expected: T, file: StaticString = #filePath, line: UInt = #line) async throws {
+    let actual = try await value()
+    XCTAssertEqual(actual, expected, file: file, line: line)
+}
+
+func waitFor(timeout: Duration = .seconds(5), _ condition: () -> Bool) async throws {
+    let end = ContinuousClock.now + timeout
+    while !condition() {
+        guard ContinuousClock.now < end else { throw XCTSkip("condition not met in time") }
+        try await Task.sleep(for: .milliseconds(10))
+    }
+}
