@@ -69,6 +69,8 @@ let package = Package(
             name: "TernCLI",
             dependencies: [
                 "TernClient",
+                "TernProxy",
+                .product(name: "Logging", package: "swift-log"),
                 .product(name: "ArgumentParser", package: "swift-argument-parser"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),

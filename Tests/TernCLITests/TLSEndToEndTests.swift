@@ -71,7 +71,7 @@ final class OpenSSLServer {
                 self.processBox = process
                 return
             }
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             lastError = CocoaError(.fileReadUnknown)
         }
         throw lastError ?? CocoaError(.fileReadUnknown)
@@ -80,8 +80,9 @@ final class OpenSSLServer {
     private var processBox: Process?
 
     func stop() {
+        // s_server does not always stop on SIGTERM.
         if let process = self.processBox, process.isRunning {
-            process.terminate()
+            kill(process.processIdentifier, SIGKILL)
             process.waitUntilExit()
         }
     }

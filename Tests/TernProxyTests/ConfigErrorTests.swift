@@ -183,7 +183,7 @@ final class ConfigErrorTests: XCTestCase {
             listen 8080
             listen 127.0.0.1:8080
             listen tpc:8080
-            listen tcp:0
+            listen tcp:70000
             listen tcp:
             listen tcp:8080:intreface=1.2.3.4
             listen tcp:8080:interface=localhost
@@ -201,8 +201,8 @@ final class ConfigErrorTests: XCTestCase {
                 "proxy.conf:1:8: expected an endpoint like tcp:8080, ssl:8443:privateKey=key.pem:certKey=cert.pem or unix:/path, got '8080' (did you mean 'tcp:8080'?)",
                 "proxy.conf:2:8: expected an endpoint like tcp:8080, ssl:8443:privateKey=key.pem:certKey=cert.pem or unix:/path, got '127.0.0.1:8080' (did you mean 'tcp:8080:interface=127.0.0.1'?)",
                 "proxy.conf:3:8: unknown endpoint type 'tpc' (did you mean 'tcp'?)",
-                "proxy.conf:4:12: expected a port from 1 to 65535, got '0'",
-                "proxy.conf:5:12: expected a port from 1 to 65535, got ''",
+                "proxy.conf:4:12: expected a port from 0 to 65535, got '70000'",
+                "proxy.conf:5:12: expected a port from 0 to 65535, got ''",
                 "proxy.conf:6:17: unknown option 'intreface' for a tcp endpoint (did you mean 'interface'?)",
                 "proxy.conf:7:27: expected an IP address like 127.0.0.1 or ::1, got 'localhost'",
                 "proxy.conf:8:8: an ssl listener needs a certificate: add privateKey=FILE:certKey=FILE or a 'certificate' line in its block",

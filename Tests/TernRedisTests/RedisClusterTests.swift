@@ -49,6 +49,11 @@ final class RedisClusterTests: XCTestCase {
         XCTAssertEqual(Set(topology.nodes), Set(cluster.nodes.map { RedisEndpoint.tcp(host: "127.0.0.1", port: $0.port) }))
         let fromSlots = try ClusterTopology.fromSlots(try await client.send("CLUSTER", ["SLOTS"]))
         XCTAssertEqual(fromSlots.coveredSlots, HashSlot.count)
+        // RESP2 sends the shard maps as flat arrays.
+        let resp2 = try makeClient(try RedisConfiguration(url: cluster.urls[1] + "?protocol=2"))
+        let flat = try ClusterTopology.fromShards(try await resp2.send("CLUSTER", ["SHARDS"]), useTLS: false)
+        XCTAssertEqual(flat.coveredSlots, HashSlot.count)
+        XCTAssertTrue((0..<UInt16(HashSlot.count)).allSatisfy { flat.endpoint(forSlot: $0) == topology.endpoint(forSlot: $0) })
         for slot in [0, 5000, 16383] as [UInt16] {
             XCTAssertEqual(topology.endpoint(forSlot: slot), fromSlots.endpoint(forSlot: slot))
         }

@@ -155,13 +155,20 @@ final class RedisConnectionStateMachineTests: XCTestCase {
 }
 
 final class RedisPoolStateMachineTests: XCTestCase {
-    func testLazyCreationAndRoundRobin() {
+    func testLazyCreationAndRoundRobinPerTick() {
         var m = RedisPoolStateMachine(size: 2)
         XCTAssertEqual(m.route(), .create(0))
+        // Within one tick of the loop, every command goes to the same connection: one write.
+        XCTAssertEqual(m.route(), .use(0))
+        m.tickEnded()
         XCTAssertEqual(m.route(), .create(1))
+        m.tickEnded()
         XCTAssertEqual(m.route(), .use(0))
         m.connectionReady(0)
+        m.tickEnded()
         XCTAssertEqual(m.route(), .use(1))
+        XCTAssertEqual(m.route(), .use(1))
+        m.tickEnded()
         XCTAssertEqual(m.route(), .use(0))
     }
 
@@ -182,6 +189,7 @@ final class RedisPoolStateMachineTests: XCTestCase {
     func testOtherSlotsServeWhileOneWaits() {
         var m = RedisPoolStateMachine(size: 2)
         _ = m.route()
+        m.tickEnded()
         _ = m.route()
         m.connectionReady(1)
         XCTAssertEqual(m.connectionClosed(0), .scheduleReconnect(0, attempt: 1))
@@ -192,6 +200,7 @@ final class RedisPoolStateMachineTests: XCTestCase {
     func testShutdown() {
         var m = RedisPoolStateMachine(size: 2)
         _ = m.route()
+        m.tickEnded()
         _ = m.route()
         m.connectionReady(0)
         XCTAssertEqual(m.shutdown(), .closeAll([0, 1]))

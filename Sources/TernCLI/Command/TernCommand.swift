@@ -17,10 +17,10 @@ public struct TernCommand: AsyncParsableCommand {
 
     public static let configuration = CommandConfiguration(
         commandName: "tern",
-        abstract: "A command-line HTTP client (and, later, a reverse proxy).",
+        abstract: "A command-line HTTP client, and a reverse proxy (tern proxy).",
         discussion: "With no subcommand, tern fetches: see 'tern --help' (which is 'tern fetch --help').",
         version: "tern \(TernCommand.version)",
-        subcommands: [FetchCommand.self],
+        subcommands: [FetchCommand.self, ProxyCommand.self],
         defaultSubcommand: FetchCommand.self,
         helpNames: [.long])
 

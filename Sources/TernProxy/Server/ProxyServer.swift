@@ -21,7 +21,6 @@ public final class ProxyServer: Sendable {
     private let loops: [ObjectIdentifier: LoopState]
     /// Active health checks run from this loop only.
     private let healthLoop: any EventLoop
-    private let quiesce: ServerQuiescingHelper
     private let state: Mutex<RunState>
     private let logger: Logger
 
@@ -31,6 +30,9 @@ public final class ProxyServer: Sendable {
         var channels: [any Channel] = []
         var certificateStores: [CertificateStore] = []
         var shutDown = false
+        /// One per listener: a helper collects the connections of a single server channel. Released
+        /// before the loops stop, because its deinit touches its loop.
+        var quiescers: [ServerQuiescingHelper] = []
     }
 
     public init(configuration: ProxyConfiguration, logger: Logger = Logger(label: "tern.proxy")) throws {
@@ -43,7 +45,6 @@ public final class ProxyServer: Sendable {
         agentConfiguration.poolWaitTimeout = .seconds(10)
         agentConfiguration.maxResponseHeadSize = configuration.limits.maxHeaderSize * 2
         self.agent = Agent(configuration: agentConfiguration, eventLoopGroup: self.group)
-        self.quiesce = ServerQuiescingHelper(group: self.group)
         self.healthLoop = self.group.next()
         self.logger = logger
         let runtime: ProxyRuntime
@@ -90,7 +91,7 @@ public final class ProxyServer: Sendable {
         let scheme = store == nil ? "http" : "https"
         let agent = self.agent
         let loops = self.loops
-        let quiesce = self.quiesce
+        let quiesce = ServerQuiescingHelper(group: self.group)
         let redirectPort = listener.redirectToHTTPSPort
         let decoderLimits = {
             var decoderLimits = NIOHTTPDecoderLimitConfiguration()
@@ -155,6 +156,7 @@ public final class ProxyServer: Sendable {
         }
         self.state.withLock { state in
             state.channels.append(channel)
+            state.quiescers.append(quiesce)
             if let store { state.certificateStores.append(store) }
         }
         return channel
@@ -190,18 +192,31 @@ public final class ProxyServer: Sendable {
 
     /// Stops accepting, lets in-flight exchanges finish within `timeout`, then closes what is left.
     public func shutdown(timeout: TimeAmount? = nil) async throws {
-        let (configured, already) = self.state.withLock { state in
-            defer { state.shutDown = true }
-            return (state.configuration.shutdownTimeout.timeAmount, state.shutDown)
+        var (configured, already, quiescers) = self.state.withLock { state in
+            defer {
+                state.shutDown = true
+                state.quiescers = []
+            }
+            return (state.configuration.shutdownTimeout.timeAmount, state.shutDown, state.quiescers)
         }
         guard !already else { return }
-        let promise = self.group.next().makePromise(of: Void.self)
-        self.quiesce.initiateShutdown(promise: promise)
-        let deadline = self.group.next().scheduleTask(in: timeout ?? configured) {
-            promise.succeed()  // time is up: close whatever is still open
+        do {
+            // The helpers must be gone before the loops stop: their deinit touches a loop.
+            let loop = self.group.next()
+            let drained = quiescers.map { quiescer in
+                let promise = loop.makePromise(of: Void.self)
+                quiescer.initiateShutdown(promise: promise)
+                return promise.futureResult
+            }
+            let all = EventLoopFuture.andAllComplete(drained, on: loop)
+            let timedOut = loop.makePromise(of: Void.self)
+            let deadline = loop.scheduleTask(in: timeout ?? configured) { timedOut.succeed() }
+            all.cascade(to: timedOut)
+            try? await timedOut.futureResult.get()
+            deadline.cancel()
         }
-        try? await promise.futureResult.get()
-        deadline.cancel()
+        quiescers = []
+        // Time is up (or all drained): whatever is still open is closed with the loops.
         for state in self.loops.values {
             try? await state.eventLoop.submit { state.accessLog?.stop() }.get()
         }

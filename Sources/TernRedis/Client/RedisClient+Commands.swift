@@ -37,7 +37,7 @@ extension RedisClient {
     public func get(_ key: String, on eventLoop: any EventLoop) -> EventLoopFuture<ByteBuffer?> {
         var encoder = RedisCommandEncoder("GET", parts: 2, hashesKeys: self.hashesKeys)
         encoder.key(key)
-        return self.execute(encoder.command, on: eventLoop).flatMapThrowing(RedisReply.optionalBytes)
+        return self.execute(encoder.command, on: eventLoop, pending: RedisPending.optionalBytes, convert: RedisReply.optionalBytes)
     }
 
     /// `SET key value [EX|PX|KEEPTTL] [NX|XX]`: whether the value was written (false only when
@@ -100,7 +100,7 @@ extension RedisClient {
         case .ifExists: encoder.argument("XX" as StaticString)
         case nil: break
         }
-        return self.execute(encoder.command, on: eventLoop).map { !$0.isNull }
+        return self.execute(encoder.command, on: eventLoop, pending: RedisPending.notNull) { !$0.isNull }
     }
 
     /// `DEL key…`: how many keys existed.
@@ -118,7 +118,7 @@ extension RedisClient {
     private func keysCommand(_ name: StaticString, _ keys: [String], on eventLoop: any EventLoop) -> EventLoopFuture<Int> {
         var encoder = RedisCommandEncoder(name, parts: 1 + keys.count, hashesKeys: self.hashesKeys)
         for key in keys { encoder.key(key) }
-        return self.execute(encoder.command, on: eventLoop).flatMapThrowing(RedisReply.integer)
+        return self.execute(encoder.command, on: eventLoop, pending: RedisPending.integer, convert: RedisReply.integer)
     }
 
     /// `PEXPIRE key ms` (or `EXPIRE` for whole seconds): whether the key exists and got the timeout.

@@ -59,6 +59,23 @@ public final class RedisClient: Sendable {
         return eventLoop.flatSubmit { loop.execute(command, usesLibrary: usesLibrary) }
     }
 
+    /// Runs a command whose reply the connection converts itself (`RedisPending`): on a standalone
+    /// server, called on the loop, the reply completes the caller's promise directly. Elsewhere it
+    /// takes the general path and converts after.
+    func execute<T: Sendable>(
+        _ command: RedisCommand,
+        on eventLoop: any EventLoop,
+        pending: (EventLoopPromise<T>) -> RedisPending,
+        convert: @escaping @Sendable (RESPValue) throws -> T
+    ) -> EventLoopFuture<T> {
+        if !self.configuration.cluster, eventLoop.inEventLoop, let loop = self.loops[ObjectIdentifier(eventLoop)] {
+            let promise = eventLoop.makePromise(of: T.self)
+            loop.sendStandalone(command, pending: pending(promise))
+            return promise.futureResult
+        }
+        return self.execute(command, on: eventLoop).flatMapThrowing(convert)
+    }
+
     /// Runs `body` with the state of `eventLoop`, on that loop.
     func withLoop<T: Sendable>(_ eventLoop: any EventLoop, _ body: @escaping @Sendable (RedisLoop) -> EventLoopFuture<T>) -> EventLoopFuture<T> {
         guard let loop = self.loops[ObjectIdentifier(eventLoop)] else {

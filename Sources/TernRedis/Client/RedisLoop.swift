@@ -46,6 +46,19 @@ final class RedisLoop: @unchecked Sendable {
         return self.send(command.bytes, discards: 0, to: pool, usesLibrary: usesLibrary)
     }
 
+    /// The fast path of a standalone server: the reply goes straight to the caller's promise.
+    func sendStandalone(_ command: RedisCommand, pending: RedisPending) {
+        self.eventLoop.assertInEventLoop()
+        let pool: RedisPool
+        if let standalonePool {
+            pool = standalonePool
+        } else {
+            pool = self.pool(for: self.configuration.endpoints[0])
+            self.standalonePool = pool
+        }
+        pool.send(command.bytes, promise: pending)
+    }
+
     private func send(_ bytes: ByteBuffer, discards: Int, to pool: RedisPool, usesLibrary: Bool) -> EventLoopFuture<RESPValue> {
         if usesLibrary, let loading = self.loadLibrary(on: pool) {
             return loading.assumeIsolated().flatMap { pool.send(bytes, discards: discards) }.nonisolated()

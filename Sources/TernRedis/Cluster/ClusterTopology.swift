@@ -3,7 +3,7 @@ import NIOCore
 /// The cluster's slot map: which master serves each of the 16384 slots. Read from
 /// `CLUSTER SHARDS` (Redis 7) or `CLUSTER SLOTS` (older), patched by MOVED replies in between.
 /// Each event loop keeps its own copy, so routing a command takes no lock.
-struct ClusterTopology: Sendable, Equatable {
+struct ClusterTopology: Sendable, Equatable, CustomStringConvertible {
     private(set) var nodes: [RedisEndpoint] = []
     /// Per slot, an index into `nodes`, or -1.
     private var owners = [Int16](repeating: -1, count: HashSlot.count)
@@ -16,6 +16,8 @@ struct ClusterTopology: Sendable, Equatable {
     }
 
     var coveredSlots: Int { self.owners.count { $0 >= 0 } }
+
+    var description: String { "ClusterTopology(\(self.nodes.count) masters, \(self.coveredSlots) slots covered)" }
 
     mutating func assign(_ slots: ClosedRange<Int>, to endpoint: RedisEndpoint) {
         let index: Int

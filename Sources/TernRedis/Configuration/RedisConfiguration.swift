@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 import NIOSSL
 
@@ -40,6 +41,9 @@ public struct RedisConfiguration: Sendable {
     /// MOVED and ASK redirects followed for one command.
     public var maxRedirects: Int
     public var decoderLimits: RESPDecoder.Limits
+    /// Connection events: lost connections and failed connects (the first of a run at warning
+    /// level, the retries at debug, so a server that is down does not flood the log).
+    public var logger: Logger
 
     public init(
         endpoints: [RedisEndpoint],
@@ -66,6 +70,7 @@ public struct RedisConfiguration: Sendable {
         self.maxInFlightPerConnection = 65_536
         self.maxRedirects = 5
         self.decoderLimits = RESPDecoder.Limits()
+        self.logger = Logger(label: "tern.redis")
     }
 
     /// Reads `redis://[user[:password]@]host[:port][/db][?name=…&protocol=2]`, `rediss://` for TLS,
@@ -85,6 +90,14 @@ public struct RedisConfiguration: Sendable {
         }
         configuration.cluster = true
         self = configuration
+    }
+
+    /// Turns TLS on (if it is not) and trusts the certificates of a PEM file, a private CA say,
+    /// instead of the system's trust store.
+    public mutating func trustCertificates(inPEMFile path: String) {
+        var tls = self.tls ?? TLSConfiguration.makeClientConfiguration()
+        tls.trustRoots = .file(path)
+        self.tls = tls
     }
 
     func validate() throws(RedisError) {

@@ -10,7 +10,7 @@ import NIOCore
 final class RedisConnection: ChannelInboundHandler {
     typealias InboundIn = ByteBuffer
     typealias OutboundOut = ByteBuffer
-    typealias Promise = EventLoopPromise<RESPValue>
+    typealias Promise = RedisPending
 
     let id: Int
     let address: String

@@ -154,7 +154,6 @@ struct RedisConnectionStateMachine<Pending> {
     mutating func checkTimeouts(now: NIODeadline) -> TimeoutAction {
         var action = TimeoutAction()
         guard self.state != .closed else { return action }
-        let timeout = RedisError(code: .timeout, address: self.address, message: "no reply within the command timeout")
         if let head = self.inFlight.first, head.deadline <= now {
             // Every reply behind the oldest is stuck behind it: the connection is of no more use.
             var timedOut: [Pending] = []

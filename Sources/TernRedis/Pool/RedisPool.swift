@@ -1,3 +1,4 @@
+import Logging
 import NIOCore
 
 /// The connections to one server on one event loop: the shell around `RedisPoolStateMachine`. It
@@ -31,9 +32,15 @@ final class RedisPool {
     }
 
     /// Sends one encoded command (`discards` replies before its own are dropped: `ASKING`'s).
-    func send(_ bytes: ByteBuffer, discards: Int = 0, promise: EventLoopPromise<RESPValue>) {
+    func send(_ bytes: ByteBuffer, discards: Int = 0, promise: RedisPending) {
         self.eventLoop.assertInEventLoop()
-        switch self.machine.route() {
+        let wasSticky = self.machine.sticky != nil
+        let route = self.machine.route()
+        if !wasSticky, self.machine.sticky != nil {
+            // One connection takes the rest of this tick's commands (see `RedisPoolStateMachine.sticky`).
+            self.eventLoop.assumeIsolated().execute { [self] in self.machine.tickEnded() }
+        }
+        switch route {
         case .use(let slot):
             self.connections[slot]!.send(bytes, discards: discards, promise: promise)
         case .create(let slot):
@@ -50,7 +57,7 @@ final class RedisPool {
 
     func send(_ bytes: ByteBuffer, discards: Int = 0) -> EventLoopFuture<RESPValue> {
         let promise = self.eventLoop.makePromise(of: RESPValue.self)
-        self.send(bytes, discards: discards, promise: promise)
+        self.send(bytes, discards: discards, promise: .value(promise))
         return promise.futureResult
     }
 
@@ -95,6 +102,22 @@ final class RedisPool {
         }
     }
 
+    private func log(_ error: RedisError, wasReady: Bool, action: RedisPoolStateMachine.Action) {
+        let logger = self.configuration.logger
+        let metadata: Logger.Metadata = ["redis.address": "\(self.address)", "redis.error": "\(error)"]
+        if wasReady {
+            if !self.machine.isShuttingDown { logger.info("redis connection lost, reconnecting", metadata: metadata) }
+        } else if case .scheduleReconnect(_, let attempt) = action {
+            var metadata = metadata
+            metadata["redis.attempt"] = "\(attempt)"
+            if attempt == 1 {
+                logger.warning("redis connection failed, retrying with backoff", metadata: metadata)
+            } else {
+                logger.debug("redis connection failed again", metadata: metadata)
+            }
+        }
+    }
+
     @discardableResult
     private func create(_ slot: Int) -> RedisConnection {
         let id = self.nextConnectionID
@@ -108,7 +131,10 @@ final class RedisPool {
             guard let self, self.connections[slot] === connection else { return }
             self.connections[slot] = nil
             self.lastError = error
-            self.run(self.machine.connectionClosed(slot))
+            let wasReady = self.machine.slots[slot] == .ready
+            let action = self.machine.connectionClosed(slot)
+            self.log(error, wasReady: wasReady, action: action)
+            self.run(action)
         }
         self.factory.connect(connection, to: self.endpoint)
         return connection

@@ -38,6 +38,9 @@ struct RedisPoolStateMachine {
     private(set) var slots: [SlotState]
     private var failures: [Int]
     private var next = 0
+    /// The slot that takes every command until the loop's current tick ends, so that the commands
+    /// of one tick leave in one write instead of one write per connection they were spread over.
+    private(set) var sticky: Int?
     private(set) var isShuttingDown = false
 
     init(size: Int) {
@@ -51,6 +54,23 @@ struct RedisPoolStateMachine {
 
     mutating func route() -> RouteAction {
         if self.isShuttingDown { return .failShutdown }
+        if let sticky = self.sticky, self.slots[sticky] == .ready || self.slots[sticky] == .connecting {
+            return .use(sticky)
+        }
+        let action = self.roundRobin()
+        switch action {
+        case .use(let slot), .create(let slot): self.sticky = slot
+        default: self.sticky = nil
+        }
+        return action
+    }
+
+    /// The loop finished the tick: the next command moves on to the next connection.
+    mutating func tickEnded() {
+        self.sticky = nil
+    }
+
+    private mutating func roundRobin() -> RouteAction {
         for offset in 0..<self.size {
             let index = (self.next + offset) % self.size
             switch self.slots[index] {
