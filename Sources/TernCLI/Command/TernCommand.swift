@@ -54,6 +54,23 @@ public enum TernMain {
         return help.trimmingCharacters(in: .newlines) + "\n\n" + FetchCommand.epilogue + "\n"
     }
 
+    /// Flags that only the root command answers.
+    static let rootFlags: Set<String> = ["--version", "--generate-completion-script", "--experimental-dump-help", "--help"]
+
+    /// Parses `arguments`. Fetching is parsed by `FetchCommand` directly — the same result as going
+    /// through the root and its default subcommand, at half the parsing cost (argument-parser
+    /// reflects over every option group once per level), which shows in a short-lived process.
+    static func parse(_ arguments: [String]) throws -> any ParsableCommand {
+        let isSubcommand = arguments.first.map { Self.otherSubcommands.contains($0) || $0 == "fetch" || $0 == "help" } ?? true
+        let needsRoot = arguments.contains { argument in
+            Self.rootFlags.contains(argument) || Self.rootFlags.contains { argument.hasPrefix($0 + "=") }
+        }
+        if isSubcommand || needsRoot {
+            return try TernCommand.parseAsRoot(arguments)
+        }
+        return try FetchCommand.parseAsRoot(arguments)
+    }
+
     /// Runs tern with `arguments` (without the program name) and returns the exit status.
     /// Parse errors print one `tern: …` line on stderr and return 64.
     public static func run(_ arguments: [String]) async -> Int32 {
@@ -62,7 +79,7 @@ public enum TernMain {
             return 0
         }
         do {
-            var command = try TernCommand.parseAsRoot(arguments)
+            var command = try Self.parse(arguments)
             if var asyncCommand = command as? any AsyncParsableCommand {
                 try await asyncCommand.run()
             } else {
