@@ -4,6 +4,10 @@ import NIOHTTP1
 /// Carries one exchange from the event loop to `async` code: the head completes a promise, body
 /// parts go into an `NIOThrowingAsyncSequenceProducer` whose demand pauses and resumes reading.
 /// Loop state is touched only on `eventLoop`; the producer's callbacks hop there.
+///
+/// Small responses usually arrive whole in one socket read. So the head is held until that read
+/// completes: if the end came with it, the caller gets the body as the buffers already read, and
+/// no producer (nor its allocations and hops) is made at all.
 final class ResponseBridge: ResponseDelegate, NIOAsyncSequenceProducerDelegate, @unchecked Sendable {
     let eventLoop: any EventLoop
     /// Dropped once completed: a future keeps its value, and this one's value holds the body
@@ -12,6 +16,11 @@ final class ResponseBridge: ResponseDelegate, NIOAsyncSequenceProducerDelegate, 
     private var source: Response.Body.Producer.Source?
     private var execution: RequestExecution?
     private var headDelivered = false
+    /// The head and body parts of the read under way, before the head is handed over.
+    private var pendingHead: HTTPResponseHead?
+    private var pendingParts: [ByteBuffer] = []
+    private var pendingBytes = 0
+    private static let maxPendingBytes = 256 * 1024
     /// The task feeding a streamed request body; cancelled when the exchange ends, so a producer
     /// parked in `next()` does not outlive its request.
     var bodyPump: Task<Void, Never>?
@@ -33,6 +42,17 @@ final class ResponseBridge: ResponseDelegate, NIOAsyncSequenceProducerDelegate, 
 
     func responseHead(_ head: HTTPResponseHead, execution: RequestExecution) {
         self.execution = execution
+        self.pendingHead = head
+    }
+
+    func responseReadComplete(execution: RequestExecution) {
+        if self.pendingHead != nil { self.deliverStreaming() }
+    }
+
+    /// The response did not end within the read that brought its head: hand over a streaming body.
+    private func deliverStreaming() {
+        guard let head = self.pendingHead else { return }
+        self.pendingHead = nil
         let made = Response.Body.Producer.makeSequence(
             backPressureStrategy: .init(lowWatermark: 2, highWatermark: 8),
             finishOnDeinit: false,
@@ -43,9 +63,21 @@ final class ResponseBridge: ResponseDelegate, NIOAsyncSequenceProducerDelegate, 
         let promise = self.headPromise
         self.headPromise = nil
         promise?.succeed((head, Response.Body(made.sequence)))
+        if !self.pendingParts.isEmpty {
+            let parts = self.pendingParts
+            self.pendingParts = []
+            self.pendingBytes = 0
+            if made.source.yield(contentsOf: parts) == .stopProducing { self.execution?.pauseResponseBody() }
+        }
     }
 
     func responseBodyPart(_ buffer: ByteBuffer, execution: RequestExecution) {
+        if self.pendingHead != nil {
+            self.pendingParts.append(buffer)
+            self.pendingBytes += buffer.readableBytes
+            if self.pendingBytes > Self.maxPendingBytes { self.deliverStreaming() }
+            return
+        }
         guard let source = self.source else { return }
         switch source.yield(buffer) {
         case .produceMore: break
@@ -58,6 +90,17 @@ final class ResponseBridge: ResponseDelegate, NIOAsyncSequenceProducerDelegate, 
         self.execution = nil
         self.bodyPump?.cancel()
         self.bodyPump = nil
+        if let head = self.pendingHead {
+            // The whole response came in one read: no producer needed.
+            self.pendingHead = nil
+            self.headDelivered = true
+            let promise = self.headPromise
+            self.headPromise = nil
+            let parts = self.pendingParts
+            self.pendingParts = []
+            promise?.succeed((head, Response.Body(buffered: parts)))
+            return
+        }
         self.source?.finish()
         self.source = nil
     }
@@ -66,6 +109,10 @@ final class ResponseBridge: ResponseDelegate, NIOAsyncSequenceProducerDelegate, 
         self.execution = nil
         self.bodyPump?.cancel()
         self.bodyPump = nil
+        if self.pendingHead != nil {
+            // Failed within the read that brought the head: the head goes out with a body that fails.
+            self.deliverStreaming()
+        }
         if self.headDelivered {
             self.source?.finish(error)
             self.source = nil

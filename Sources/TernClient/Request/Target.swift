@@ -153,28 +153,38 @@ public struct Origin: Hashable, Sendable, CustomStringConvertible {
         public var defaultPort: Int { self.usesTLS ? 443 : 80 }
     }
 
-    public var scheme: Scheme
+    public let scheme: Scheme
     /// A host name, an IP address (IPv6 without brackets), or the socket path for Unix schemes.
-    public var host: String
-    public var port: Int
+    public let host: String
+    public let port: Int
+    /// `host:port`, or the socket path: how errors name the peer.
+    public let address: String
+    /// The `Host` header value (RFC 9110 §7.2): the port only when it is not the scheme's default.
+    /// Both are formatted once here, not on every request.
+    public let hostHeader: String
 
     public init(scheme: Scheme, host: String, port: Int) {
         self.scheme = scheme
         self.host = host
         self.port = port
+        let bracketed = host.contains(":") ? "[\(host)]" : host
+        if scheme.isUnix {
+            self.address = host
+            self.hostHeader = "localhost"
+        } else {
+            self.address = "\(bracketed):\(port)"
+            self.hostHeader = port == scheme.defaultPort ? bracketed : "\(bracketed):\(port)"
+        }
     }
 
-    /// `host:port`, or the socket path: how errors name the peer.
-    public var address: String {
-        if self.scheme.isUnix { return self.host }
-        return self.host.contains(":") ? "[\(self.host)]:\(self.port)" : "\(self.host):\(self.port)"
+    public static func == (a: Origin, b: Origin) -> Bool {
+        a.scheme == b.scheme && a.port == b.port && a.host == b.host
     }
 
-    /// The `Host` header value (RFC 9110 §7.2): the port only when it is not the scheme's default.
-    public var hostHeader: String {
-        if self.scheme.isUnix { return "localhost" }
-        let host = self.host.contains(":") ? "[\(self.host)]" : self.host
-        return self.port == self.scheme.defaultPort ? host : "\(host):\(self.port)"
+    public func hash(into hasher: inout Hasher) {
+        hasher.combine(self.scheme)
+        hasher.combine(self.host)
+        hasher.combine(self.port)
     }
 
     var urlPrefix: String {

@@ -21,16 +21,28 @@ public struct Response: Sendable {
         >
 
         private let producer: Producer?
+        /// A body that was complete before the head was handed over.
+        private let buffered: [ByteBuffer]
 
-        init(_ producer: Producer?) { self.producer = producer }
+        init(_ producer: Producer?) {
+            self.producer = producer
+            self.buffered = []
+        }
+
+        init(buffered: [ByteBuffer]) {
+            self.producer = nil
+            self.buffered = buffered
+        }
 
         /// An empty body.
         public static var empty: Body { Body(nil) }
 
         public struct AsyncIterator: AsyncIteratorProtocol {
             var base: Producer.AsyncIterator?
+            var buffered: IndexingIterator<[ByteBuffer]>
 
             public mutating func next() async throws -> ByteBuffer? {
+                if let part = self.buffered.next() { return part }
                 guard let base = self.base else { return nil }
                 let next = try await base.next()
                 self.base = next == nil ? nil : base
@@ -39,7 +51,7 @@ public struct Response: Sendable {
         }
 
         public func makeAsyncIterator() -> AsyncIterator {
-            AsyncIterator(base: self.producer?.makeAsyncIterator())
+            AsyncIterator(base: self.producer?.makeAsyncIterator(), buffered: self.buffered.makeIterator())
         }
 
         /// Reads the whole body into one buffer, failing with `.bodyTooLarge` past `maxBytes`.
