@@ -340,6 +340,14 @@ import Testing
         #expect(result.out.contains(" 7   host name could not be resolved"))
     }
 
+    @Test func explicitFetchSubcommand() throws {
+        let result = try tern("fetch", "GET", url("/text"))
+        #expect(result.status == 0)
+        #expect(result.out == "hello\n")
+        let help = try tern("fetch", "--help")
+        #expect(help.out.contains("EXIT STATUS"))
+    }
+
     @Test func version() throws {
         let result = try tern("--version")
         #expect(result.status == 0)

@@ -75,6 +75,16 @@ import TernClient
         #expect(print.requestHead && !print.requestBody && !print.responseHead && print.responseBody)
     }
 
+    @Test func fetchIsParsedDirectlyAndRootFlagsGoThroughTheRoot() throws {
+        #expect(try TernMain.parse(["GET", "h", "-v"]) is FetchCommand)
+        #expect(try TernMain.parse(["fetch", "h"]) is FetchCommand)
+        #expect(throws: (any Error).self) { try TernMain.parse(["--version"]) }
+        #expect(throws: (any Error).self) { try TernMain.parse(["--generate-completion-script=bash"]) }
+        #expect(TernMain.asksForFetchHelp(["GET", "h", "--help"]))
+        #expect(TernMain.asksForFetchHelp(["help"]))
+        #expect(!TernMain.asksForFetchHelp(["GET", "h", "--", "--help"]))
+    }
+
     @Test func usageErrors() {
         #expect(throws: (any Error).self) { try FetchCommand.parse(["--continue", "h"]) }
         #expect(throws: (any Error).self) { try FetchCommand.parse(["--form", "--multipart", "h"]) }

@@ -109,6 +109,19 @@ final class RedisClientTests: XCTestCase {
         XCTAssertEqual(value29, ["f": "v"])
     }
 
+    func testFallsBackToRESP2WhenTheServerHasNoHello() async throws {
+        // A server that does not know HELLO, like Redis before 6.
+        let server = try startRedis(["--requirepass", "pw", "--rename-command", "HELLO", ""])
+        let client = try makeClient("redis://:pw@127.0.0.1:\(server.port)/4?name=fallback")
+        try await client.set("k", "v")
+        let name = try await client.send("CLIENT", ["GETNAME"]).string
+        XCTAssertEqual(name, "fallback")
+        let info = try await client.send("CLIENT", ["INFO"]).string ?? ""
+        XCTAssertTrue(info.contains("resp=2") && info.contains("db=4"), info)
+        _ = try await client.hset("h", fields: [("f", "v")])
+        guard case .array = try await client.send("HGETALL", ["h"]) else { return XCTFail("RESP2 answers arrays") }
+    }
+
     func testAuthenticationDatabaseAndClientName() async throws {
         let server = try startRedis(["--requirepass", "sesame", "--user", "alice", "on", ">secret", "~*", "&*", "+@all"])
         let client = try makeClient("redis://alice:secret@127.0.0.1:\(server.port)/3?name=tern-test")
@@ -162,6 +175,26 @@ final class RedisClientTests: XCTestCase {
         // One connection carried them all.
         let clients = try server.cli(["CLIENT", "LIST"]).split(separator: "\n").filter { !$0.contains("cmd=client") }
         XCTAssertEqual(clients.count, 1, "\(clients)")
+    }
+
+    func testManyConcurrentTasksThroughTheAsyncAPI() async throws {
+        let server = try startRedis()
+        let client = try makeClient(server.url, threads: 2)
+        try await withThrowingTaskGroup(of: Void.self) { group in
+            for task in 0..<200 {
+                group.addTask {
+                    for index in 0..<20 {
+                        let key = "task:\(task):\(index)"
+                        try await client.set(key, "\(task)-\(index)")
+                        let value = try await client.get(key)
+                        XCTAssertEqual(value?.text, "\(task)-\(index)")
+                    }
+                }
+            }
+            try await group.waitForAll()
+        }
+        let count = try await client.send("DBSIZE").int
+        XCTAssertEqual(count, 4000)
     }
 
     func testOnePoolPerEventLoop() async throws {

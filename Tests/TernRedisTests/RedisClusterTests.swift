@@ -37,6 +37,17 @@ final class RedisClusterTests: XCTestCase {
         return try makeClient(configuration, threads: threads)
     }
 
+    /// A key whose slot holds no key yet (a slot can only change hands empty).
+    private func keyInAnEmptySlot(_ prefix: String, _ cluster: RedisClusterProcess) throws -> String {
+        for index in 0..<100 {
+            let key = "\(prefix)-\(index)"
+            let slot = HashSlot.slot(key)
+            let count = try cluster.node(forSlot: slot).cli(["CLUSTER", "COUNTKEYSINSLOT", "\(slot)"])
+            if count.trimmingCharacters(in: .whitespacesAndNewlines) == "0" { return key }
+        }
+        throw XCTSkipFailure("no empty slot found")
+    }
+
     private func id(of node: RedisServerProcess) throws -> String {
         try node.cli(["CLUSTER", "MYID"]).trimmingCharacters(in: .whitespacesAndNewlines)
     }
@@ -107,7 +118,7 @@ final class RedisClusterTests: XCTestCase {
         let client = try clusterClient(cluster)
         try await client.ping()  // the client reads the slot map now
 
-        let key = "moving-key"
+        let key = try keyInAnEmptySlot("moving-key", cluster)
         let slot = HashSlot.slot(key)
         let source = try cluster.node(forSlot: slot)
         let target = try XCTUnwrap(cluster.nodes.first { $0.port != source.port })
@@ -125,7 +136,7 @@ final class RedisClusterTests: XCTestCase {
     func testAskIsFollowedWithAsking() async throws {
         let cluster = try startedCluster()
         let client = try clusterClient(cluster)
-        let key = "asked-key"
+        let key = try keyInAnEmptySlot("asked-key", cluster)
         let slot = HashSlot.slot(key)
         let source = try cluster.node(forSlot: slot)
         let target = try XCTUnwrap(cluster.nodes.first { $0.port != source.port })

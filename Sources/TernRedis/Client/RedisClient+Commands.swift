@@ -35,7 +35,7 @@ extension RedisClient {
 
     /// `GET key`: the value, or nil when the key does not exist.
     public func get(_ key: String, on eventLoop: any EventLoop) -> EventLoopFuture<ByteBuffer?> {
-        var encoder = RedisCommandEncoder("GET", parts: 2, hashesKeys: self.hashesKeys)
+        var encoder = self.encoder("GET", parts: 2, on: eventLoop)
         encoder.key(key)
         return self.execute(encoder.command, on: eventLoop, pending: RedisPending.optionalBytes, convert: RedisReply.optionalBytes)
     }
@@ -80,7 +80,7 @@ extension RedisClient {
         if condition != nil { parts += 1 }
         var capacity = 32 + key.utf8.count
         if case .bytes(let bytes) = value { capacity += bytes.readableBytes } else { capacity += 32 }
-        var encoder = RedisCommandEncoder("SET", parts: parts, hashesKeys: self.hashesKeys, capacity: capacity)
+        var encoder = self.encoder("SET", parts: parts, capacity: capacity, on: eventLoop)
         encoder.key(key)
         encoder.argument(value)
         switch expiration {
@@ -116,7 +116,7 @@ extension RedisClient {
     }
 
     private func keysCommand(_ name: StaticString, _ keys: [String], on eventLoop: any EventLoop) -> EventLoopFuture<Int> {
-        var encoder = RedisCommandEncoder(name, parts: 1 + keys.count, hashesKeys: self.hashesKeys)
+        var encoder = self.encoder(name, parts: 1 + keys.count, on: eventLoop)
         for key in keys { encoder.key(key) }
         return self.execute(encoder.command, on: eventLoop, pending: RedisPending.integer, convert: RedisReply.integer)
     }

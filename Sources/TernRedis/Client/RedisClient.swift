@@ -76,6 +76,15 @@ public final class RedisClient: Sendable {
         return self.execute(command, on: eventLoop).flatMapThrowing(convert)
     }
 
+    /// An encoder for a command issued on `eventLoop`: on the loop itself (the hot path), it reuses
+    /// the loop's scratch buffer instead of allocating one per command.
+    func encoder(_ name: StaticString, parts: Int, capacity: Int = 64, on eventLoop: any EventLoop) -> RedisCommandEncoder {
+        if !self.configuration.cluster, eventLoop.inEventLoop, let loop = self.loops[ObjectIdentifier(eventLoop)] {
+            return RedisCommandEncoder(name, parts: parts, hashesKeys: false, reusing: loop.takeScratch())
+        }
+        return RedisCommandEncoder(name, parts: parts, hashesKeys: self.hashesKeys, capacity: capacity)
+    }
+
     /// Runs `body` with the state of `eventLoop`, on that loop.
     func withLoop<T: Sendable>(_ eventLoop: any EventLoop, _ body: @escaping @Sendable (RedisLoop) -> EventLoopFuture<T>) -> EventLoopFuture<T> {
         guard let loop = self.loops[ObjectIdentifier(eventLoop)] else {

@@ -36,6 +36,20 @@ struct RedisCommandEncoder {
         self.buffer.writeInteger(UInt16(0x0D0A))
     }
 
+    /// Encodes into `buffer` (cleared first): the loop's scratch buffer, whose storage is reused
+    /// from one command to the next when nothing else holds it.
+    init(_ name: StaticString, parts: Int, hashesKeys: Bool, reusing buffer: ByteBuffer) {
+        self.buffer = buffer
+        self.buffer.clear()
+        self.hashesKeys = hashesKeys
+        self.buffer.writeRESPArrayHeader(parts)
+        self.buffer.writeInteger(UInt8(ascii: "$"))
+        self.buffer.writeDecimal(name.utf8CodeUnitCount)
+        self.buffer.writeInteger(UInt16(0x0D0A))
+        self.buffer.writeStaticString(name)
+        self.buffer.writeInteger(UInt16(0x0D0A))
+    }
+
     init(name: String, parts: Int, hashesKeys: Bool, capacity: Int = 64) {
         self.buffer = RedisCommand.allocator.buffer(capacity: capacity)
         self.hashesKeys = hashesKeys

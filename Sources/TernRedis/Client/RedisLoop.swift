@@ -13,7 +13,16 @@ final class RedisLoop: @unchecked Sendable {
     private(set) var isShutDown = false
     /// Subscriber connections, closed on shutdown.
     var subscribers: [ObjectIdentifier: RedisConnection] = [:]
-    private var nextSubscriberID = 0
+    /// Commands issued on this loop are encoded here; `sendStandalone` hands it back, and its
+    /// storage is reused once the connection has copied the command out.
+    private var scratch: ByteBuffer?
+
+    /// The scratch buffer, taken out so that the encoder holds the only reference to it.
+    func takeScratch() -> ByteBuffer {
+        guard let buffer = self.scratch else { return RedisCommand.allocator.buffer(capacity: 256) }
+        self.scratch = nil
+        return buffer
+    }
 
     init(eventLoop: any EventLoop, configuration: RedisConfiguration, factory: RedisConnectionFactory) {
         self.eventLoop = eventLoop
@@ -57,6 +66,7 @@ final class RedisLoop: @unchecked Sendable {
             self.standalonePool = pool
         }
         pool.send(command.bytes, promise: pending)
+        self.scratch = command.bytes
     }
 
     private func send(_ bytes: ByteBuffer, discards: Int, to pool: RedisPool, usesLibrary: Bool) -> EventLoopFuture<RESPValue> {

@@ -208,11 +208,12 @@ final class RedisConnection: ChannelInboundHandler {
     }
 
     private func enqueueWrite(_ bytes: ByteBuffer) {
+        // Always a copy into a buffer of the connection's own, so the caller's buffer (the loop's
+        // scratch) is free again at once.
         if self.outbound == nil {
-            self.outbound = bytes
-        } else {
-            self.outbound!.writeImmutableBuffer(bytes)
+            self.outbound = RedisCommand.allocator.buffer(capacity: max(bytes.readableBytes, 4096))
         }
+        self.outbound!.writeImmutableBuffer(bytes)
         if !self.flushScheduled, self.context != nil {
             self.flushScheduled = true
             self.eventLoop.assumeIsolated().execute { [self] in

@@ -1,0 +1,124 @@
+#!/usr/bin/env bash
+# tern proxy vs nginx (proxy_pass with an upstream keepalive pool), side by side in one run.
+#
+# One origin (an nginx serving static files) on CPU 0 with wrk; each proxy gets one worker pinned
+# to CPU 1, in turn. For each case: requests/s, p99 latency, and the proxy's own CPU time per
+# request (utime+stime from /proc, before and after the run), plus the ratios tern/nginx.
+# Cases: 1 KiB keep-alive GETs, 1 MiB bodies, and 1 KiB over TLS (HTTPS termination).
+#
+# Usage: scripts/bench-proxy.sh [SECONDS]      (default 10 s per case and proxy)
+# Needs nginx, wrk and openssl (apt-get install -y nginx-light wrk openssl). Loopback only.
+set -euo pipefail
+
+seconds="${1:-10}"
+root="$(cd "$(dirname "$0")/.." && pwd)"
+work="$(mktemp -d /tmp/tern-bench-proxy.XXXXXX)"
+for tool in nginx wrk openssl taskset; do
+    command -v "$tool" >/dev/null || { echo "bench-proxy: $tool is missing (apt-get install -y nginx-light wrk openssl)" >&2; exit 2; }
+done
+
+echo "building tern (release)…" >&2
+swift build -c release --product tern --package-path "$root" -Xswiftc -enforce-exclusivity=unchecked >&2
+tern="$(swift build -c release --product tern --package-path "$root" --show-bin-path)/tern"
+
+pids=()
+cleanup() {
+    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    wait 2>/dev/null || true
+    rm -rf "$work"
+}
+trap cleanup EXIT
+
+chmod 755 "$work"   # nginx workers run as www-data
+mkdir -p "$work/www" "$work/logs"
+head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/1k"
+head -c 1048576 /dev/zero | tr '\0' 'x' > "$work/www/1m"
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \
+    -addext subjectAltName=DNS:localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
+
+origin_port=18090; nginx_port=18091; nginx_tls_port=18092; tern_port=18093; tern_tls_port=18094
+
+cat > "$work/origin.conf" <<EOF
+worker_processes 1;
+daemon off;
+pid $work/origin.pid;
+error_log $work/logs/origin.err;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    server { listen 127.0.0.1:$origin_port; root $work/www; }
+}
+EOF
+cat > "$work/nginx-proxy.conf" <<EOF
+worker_processes 1;
+worker_cpu_affinity 10;
+daemon off;
+pid $work/proxy.pid;
+error_log $work/logs/proxy.err;
+events { worker_connections 4096; }
+http {
+    access_log off;
+    keepalive_requests 1000000;
+    upstream origin { server 127.0.0.1:$origin_port; keepalive 128; }
+    server {
+        listen 127.0.0.1:$nginx_port;
+        listen 127.0.0.1:$nginx_tls_port ssl;
+        ssl_certificate $work/cert.pem;
+        ssl_certificate_key $work/key.pem;
+        location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }
+    }
+}
+EOF
+cat > "$work/tern.conf" <<EOF
+listen tcp:$tern_port:interface=127.0.0.1
+listen ssl:$tern_tls_port:interface=127.0.0.1:privateKey=$work/key.pem:certKey=$work/cert.pem
+workers 1
+access-log off
+limits {
+    keepalive-requests 1000000
+}
+upstream origin { server 127.0.0.1:$origin_port }
+route / { proxy origin }
+EOF
+
+taskset -c 0 nginx -c "$work/origin.conf" -p "$work" & pids+=($!)
+sleep 0.5
+
+cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+hz=$(getconf CLK_TCK)
+
+# run NAME PID URL: prints "req/s p99_ms cpu_us_per_req"
+run() {
+    local pid="$1" url="$2"
+    wrk -t1 -c64 -d1s "$url" >/dev/null 2>&1 || true   # warm up pools and caches
+    local before; before=$(cpu_ticks "$pid")
+    local out; out=$(taskset -c 0 wrk -t1 -c64 -d"${seconds}s" --latency "$url")
+    local after; after=$(cpu_ticks "$pid")
+    local requests; requests=$(echo "$out" | awk '/requests in/ {print $1}')
+    local rps; rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
+    local p99; p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
+    local errors; errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
+    local cpu_us; cpu_us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+    echo "$rps $p99 $cpu_us ${errors:+($errors)}"
+}
+
+taskset -c 1 nginx -c "$work/nginx-proxy.conf" -p "$work" & nginx_pid=$!; pids+=($nginx_pid)
+taskset -c 1 "$tern" proxy --config "$work/tern.conf" --log-level warning & tern_pid=$!; pids+=($tern_pid)
+sleep 1
+nginx_worker=$(pgrep -P "$nginx_pid" | head -1)
+
+printf '\ntern proxy vs nginx %s — one worker each pinned to CPU 1; wrk -t1 -c64 on CPU 0 with the origin; %ss per run\n' \
+    "$(nginx -v 2>&1 | sed 's/.*\///')" "$seconds"
+printf '%-18s %-6s %12s %10s %14s\n' case proxy "requests/s" "p99" "CPU µs/req"
+for case in "1KiB:http:/1k" "1MiB:http:/1m" "1KiB-TLS:https:/1k"; do
+    IFS=: read -r name scheme path <<<"$case"
+    if [ "$scheme" = https ]; then n_url="https://127.0.0.1:$nginx_tls_port$path"; t_url="https://127.0.0.1:$tern_tls_port$path"
+    else n_url="http://127.0.0.1:$nginx_port$path"; t_url="http://127.0.0.1:$tern_port$path"; fi
+    read -r n_rps n_p99 n_cpu n_err <<<"$(run "$nginx_worker" "$n_url")"
+    read -r t_rps t_p99 t_cpu t_err <<<"$(run "$tern_pid" "$t_url")"
+    printf '%-18s %-6s %12s %10s %14s %s\n' "$name" nginx "$n_rps" "$n_p99" "$n_cpu" "${n_err:-}"
+    printf '%-18s %-6s %12s %10s %14s %s\n' "$name" tern "$t_rps" "$t_p99" "$t_cpu" "${t_err:-}"
+    awk -v a="$t_rps" -v b="$n_rps" -v c="$t_cpu" -v d="$n_cpu" \
+        'BEGIN { printf "%-18s %-6s %11.2fx %10s %13.2fx\n", "", "ratio", a / b, "", c / d }'
+done
