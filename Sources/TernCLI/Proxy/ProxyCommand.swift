@@ -8,12 +8,9 @@ struct ProxyCommand: AsyncParsableCommand {
         commandName: "proxy",
         abstract: "Run the reverse proxy that proxy.conf describes.",
         discussion: """
-            Reads ./proxy.conf (or --config PATH), binds its listeners and serves until SIGTERM or
-            SIGINT, which stop accepting and let requests in flight finish (shutdown-timeout, 30 s by
-            default). SIGHUP reloads the file and the certificates: a file with errors is refused, its
-            errors are logged, and the running configuration keeps serving.
+            Reads ./proxy.conf (or --config PATH), binds its listeners and serves until SIGTERM or SIGINT, which stop accepting and let requests in flight finish (shutdown-timeout, 30 s by default). SIGHUP reloads the file and the certificates: a file with errors is refused, its errors are logged, and the running configuration keeps serving.
 
-            Errors in the file are printed as file:line:column: what is wrong.
+            Errors in the file are printed as file:line:column: what is wrong. The grammar is in docs/proxy-conf.md.
 
             EXIT STATUS
               0  stopped cleanly, or --check found no error
