@@ -148,6 +148,48 @@ final class ProxyForwardingTests: ProxyTestCase {
         XCTAssertEqual(again, 503)
     }
 
+    func testActiveHealthCheckTakesAFailingServerOut() async throws {
+        let a = try await self.origin("a")
+        let b = try await self.origin("b", healthy: false)
+        let (_, port) = try await self.proxy(
+            """
+            upstream app {
+                server 127.0.0.1:\(a.port) max-fails=0
+                server 127.0.0.1:\(b.port) max-fails=0
+                health-check path=/health interval=50ms fails=2
+            }
+            route / { proxy app }
+            """
+        )
+        // b answers its health check 503: after two checks it is out, and every request goes to a.
+        try await Task.sleep(for: .milliseconds(400))
+        for _ in 0..<8 {
+            let (_, body, _) = try await self.get(port, "/")
+            XCTAssertTrue(body.hasPrefix("a "), body)
+        }
+    }
+
+    func testChunkedBodyOverTheLimitGetsOne413() async throws {
+        let a = try await self.origin("a")
+        let (_, port) = try await self.proxy("route / {\n proxy http://127.0.0.1:\(a.port)\n max-body 100k\n}")
+        let chunk = ByteBuffer(repeating: UInt8(ascii: "z"), count: 16 * 1024)
+        let body = AsyncStream<ByteBuffer> { continuation in
+            for _ in 0..<20 { continuation.yield(chunk) }
+            continuation.finish()
+        }
+        var response: Response?
+        do {
+            response = try await self.client.execute(
+                Request(method: .post, url: "http://127.0.0.1:\(port)/sink", body: .stream(body, length: nil))
+            )
+        } catch {
+            // The proxy may close while the rest of the body is still being sent; that is allowed.
+        }
+        if let response { XCTAssertEqual(response.status.code, 413) }
+        let (status, _, _) = try await self.get(port, "/after")
+        XCTAssertEqual(status, 200, "one answer only: the proxy and a new connection are fine")
+    }
+
     func testUpstreamReadTimeoutIsGatewayTimeout() async throws {
         let a = try await self.origin("a")
         let (_, port) = try await self.proxy("route / {\n proxy http://127.0.0.1:\(a.port)\n timeout read 300ms\n}")

@@ -25,8 +25,8 @@ class ProxyTestCase: XCTestCase {
         self.cleanups = []
     }
 
-    func origin(_ name: String) async throws -> TestOrigin {
-        let origin = try await TestOrigin.start(name: name)
+    func origin(_ name: String, healthy: Bool = true) async throws -> TestOrigin {
+        let origin = try await TestOrigin.start(name: name, healthy: healthy)
         self.cleanups.append { try await origin.stop() }
         return origin
     }

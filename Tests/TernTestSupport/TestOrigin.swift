@@ -9,6 +9,7 @@ import Synchronization
 /// - `/sink`: reads a body of any size without keeping it, answers the byte count;
 /// - `/never`: reads the request, never answers;
 /// - `/status/N`: that status, with the usual echo body;
+/// - `/health`: 200, or 503 when the origin was started `healthy: false`;
 /// - anything else: `NAME METHOD URI` and then one `name: value` line per request header.
 public final class TestOrigin: Sendable {
     public let name: String
@@ -21,7 +22,7 @@ public final class TestOrigin: Sendable {
         let value = Mutex((connections: 0, requests: 0))
     }
 
-    public static func start(name: String) async throws -> TestOrigin {
+    public static func start(name: String, healthy: Bool = true) async throws -> TestOrigin {
         let group = MultiThreadedEventLoopGroup(numberOfThreads: 1)
         let counters = Counters()
         let channel = try await ServerBootstrap(group: group)
@@ -30,7 +31,7 @@ public final class TestOrigin: Sendable {
                 channel.eventLoop.makeCompletedFuture {
                     counters.value.withLock { $0.connections += 1 }
                     try channel.pipeline.syncOperations.configureHTTPServerPipeline()
-                    try channel.pipeline.syncOperations.addHandler(OriginHandler(name: name, counters: counters))
+                    try channel.pipeline.syncOperations.addHandler(OriginHandler(name: name, healthy: healthy, counters: counters))
                 }
             }
             .bind(host: "127.0.0.1", port: 0).get()
@@ -59,14 +60,16 @@ final class OriginHandler: ChannelInboundHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let name: String
+    private let healthy: Bool
     private let counters: TestOrigin.Counters
     private var head: HTTPRequestHead?
     private var received = 0
     private var remaining = 0
     private var streaming = false
 
-    init(name: String, counters: TestOrigin.Counters) {
+    init(name: String, healthy: Bool, counters: TestOrigin.Counters) {
         self.name = name
+        self.healthy = healthy
         self.counters = counters
     }
 
@@ -96,6 +99,7 @@ final class OriginHandler: ChannelInboundHandler {
             return
         }
         var status = HTTPResponseStatus.ok
+        if path == "/health" && !self.healthy { status = .serviceUnavailable }
         if path.hasPrefix("/status/"), let code = Int(path.dropFirst("/status/".count)) {
             status = HTTPResponseStatus(statusCode: code)
         }

@@ -16,7 +16,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private enum State {
+    enum State {
         case idle
         /// An exchange with an upstream is under way.
         case forwarding
@@ -24,38 +24,38 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         case draining
     }
 
-    private let agent: Agent
-    private let loop: LoopState
+    let agent: Agent
+    let loop: LoopState
     private let scheme: String
-    private var context: ChannelHandlerContext?
-    private var clientAddress = "-"
+    var context: ChannelHandlerContext?
+    var clientAddress = "-"
 
-    private var state = State.idle
-    private var runtime: ProxyRuntime?
-    private var route: CompiledRoute?
-    private var balancer: LoopBalancer?
-    private var serverIndex = -1
-    private var tried: UInt64 = 0
+    var state = State.idle
+    var runtime: ProxyRuntime?
+    var route: CompiledRoute?
+    var balancer: LoopBalancer?
+    var serverIndex = -1
+    var tried: UInt64 = 0
     /// The failure of the last server tried, which decides the status when none is left.
-    private var lastFailure: TernClientError?
-    private var requestHead: HTTPRequestHead?
-    private var upstreamHead: HTTPRequestHead?
-    private var execution: RequestExecution?
-    private var bodyMode = RequestBody.none
-    private var bodyBytes = 0
-    private var bodyStarted = false
-    private var requestEnded = false
-    private var responseHeadSent = false
-    private var responseStatus: UInt = 0
-    private var bytesSent = 0
-    private var keepAlive = true
-    private var upstreamWritable = true
-    private var readPending = false
-    private var responsePaused = false
-    private var startTime = NIODeadline.uptimeNanoseconds(0)
-    private var quiescing = false
-    private var closed = false
-    private var requestsServed = 0
+    var lastFailure: TernClientError?
+    var requestHead: HTTPRequestHead?
+    var upstreamHead: HTTPRequestHead?
+    var execution: RequestExecution?
+    var bodyMode = RequestBody.none
+    var bodyBytes = 0
+    var bodyStarted = false
+    var requestEnded = false
+    var responseHeadSent = false
+    var responseStatus: UInt = 0
+    var bytesSent = 0
+    var keepAlive = true
+    var upstreamWritable = true
+    var readPending = false
+    var responsePaused = false
+    var startTime = NIODeadline.uptimeNanoseconds(0)
+    var quiescing = false
+    var closed = false
+    var requestsServed = 0
 
     init(agent: Agent, loop: LoopState, scheme: String) {
         self.agent = agent
@@ -191,6 +191,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             let execution = self.execution
             self.execution = nil
             self.finishUpstream()
+            self.state = .draining  // so the cancellation's `responseFailed` answers nothing
             execution?.cancel()
             if self.responseHeadSent { self.abortConnection() } else { self.respondLocally(.payloadTooLarge, close: true) }
             return
@@ -250,6 +251,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     }
 
     func responseFailed(_ error: TernClientError, execution: RequestExecution) {
+        guard self.state == .forwarding else { return }  // we abandoned this exchange ourselves
         self.execution = nil
         self.finishUpstream(failure: error)
         guard !self.closed else { return }
@@ -309,41 +311,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         self.serverIndex = -1
     }
 
-    // MARK: Answers of our own
-
-    private func respondLocally(
-        _ status: HTTPResponseStatus,
-        body: ByteBuffer? = nil,
-        contentType: String = "text/html; charset=utf-8",
-        close: Bool = false
-    ) {
-        guard let context = self.context, let request = self.requestHead, !self.closed else { return }
-        let body = body ?? self.runtime?.pages.page(for: Int(status.code)) ?? ByteBuffer()
-        var headers = HTTPHeaders()
-        headers.reserveCapacity(5)
-        headers.add(name: "Date", value: self.loop.dateCache.current)
-        headers.add(name: "Content-Type", value: contentType)
-        headers.add(name: "Content-Length", value: String(body.readableBytes))
-        if close || self.quiescing || !self.keepAlive {
-            self.keepAlive = false
-            headers.add(name: "Connection", value: "close")
-        }
-        self.responseStatus = status.code
-        self.responseHeadSent = true
-        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
-        if request.method != .HEAD {
-            self.bytesSent = body.readableBytes
-            context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
-        }
-        self.writeEnd(context: context)
-        if self.requestEnded || !self.keepAlive {
-            self.finishExchange()
-        } else {
-            self.state = .draining
-        }
-    }
-
-    private func finishExchange() {
+    func finishExchange() {
         self.state = .idle
         self.requestsServed += 1
         if let log = self.loop.accessLog, let head = self.requestHead {
@@ -436,7 +404,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     }
 
     /// Ends the response; when the connection must not be reused, closes it once the end is written.
-    private func writeEnd(context: ChannelHandlerContext) {
+    func writeEnd(context: ChannelHandlerContext) {
         let limit = self.runtime?.configuration.limits.maxRequestsPerConnection ?? .max
         guard !self.keepAlive || self.quiescing || self.requestsServed + 1 >= limit else {
             context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)

@@ -68,8 +68,10 @@ public final class ProxyServer: Sendable {
     @discardableResult
     public func start() async throws -> [SocketAddress] {
         for state in self.loops.values {
-            state.eventLoop.execute { state.accessLog?.start() }
-            self.startHealthChecks(on: state)
+            state.eventLoop.execute {
+                state.accessLog?.start()
+                self.startHealthChecks(on: state)
+            }
         }
         let configuration = self.state.withLock { $0.configuration }
         var addresses: [SocketAddress] = []
@@ -245,76 +247,5 @@ public final class ProxyServer: Sendable {
                     .schedule(in: .zero)
             }
         }
-    }
-}
-
-/// One server's active health check, rescheduling itself until a reload replaces its runtime.
-struct HealthProbe {
-    let agent: Agent
-    let server: UpstreamGroup.Server
-    let group: UpstreamGroup
-    let check: ProxyConfiguration.HealthCheck
-    let state: LoopState
-    let generation: Int
-
-    final class Probe: ResponseDelegate {
-        let onDone: (Bool) -> Void
-        let expected: ClosedRange<Int>
-        var ok = false
-        init(expected: ClosedRange<Int>, onDone: @escaping (Bool) -> Void) {
-            self.expected = expected
-            self.onDone = onDone
-        }
-        func responseHead(_ head: HTTPResponseHead, execution: RequestExecution) { self.ok = self.expected.contains(Int(head.status.code)) }
-        func responseBodyPart(_ buffer: ByteBuffer, execution: RequestExecution) {}
-        func responseEnd(_ trailers: HTTPHeaders?, execution: RequestExecution) { self.onDone(self.ok) }
-        func responseFailed(_ error: TernClientError, execution: RequestExecution) { self.onDone(false) }
-    }
-
-    func schedule(in delay: TimeAmount) {
-        let probe = self
-        _ = self.state.eventLoop.assumeIsolated().scheduleTask(in: delay) {
-            guard probe.state.runtime.generation == probe.generation else { return }
-            probe.run()
-        }
-    }
-
-    private func run() {
-        var head = HTTPRequestHead(version: .http1_1, method: .GET, uri: self.check.path)
-        head.headers.add(name: "User-Agent", value: "tern-health-check")
-        var passes = 0
-        var fails = 0
-        let probe = self
-        let delegate = Probe(expected: self.check.expectedStatus) { ok in
-            if ok { passes += 1; fails = 0 } else { fails += 1; passes = 0 }
-            if ok && probe.server.health.isCheckedDown && passes >= probe.check.passes { probe.server.health.setChecked(up: true) }
-            if !ok && !probe.server.health.isCheckedDown && fails >= probe.check.fails { probe.server.health.setChecked(up: false) }
-            probe.schedule(in: probe.check.interval.timeAmount)
-        }
-        _ = self.agent.execute(
-            head, to: self.server.origin, tls: self.group.tls, on: self.state.eventLoop,
-            deadline: .now() + self.check.timeout.timeAmount, delegate: delegate
-        )
-    }
-}
-
-/// On a `listen … { redirect-https PORT }` listener: every request gets a 308 to the same URL on HTTPS.
-final class HTTPSRedirectHandler: ChannelInboundHandler {
-    typealias InboundIn = HTTPServerRequestPart
-    typealias OutboundOut = HTTPServerResponsePart
-    let port: Int
-
-    init(port: Int) { self.port = port }
-
-    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .head(let head) = Self.unwrapInboundIn(data) else {
-            if case .end = Self.unwrapInboundIn(data) { context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil) }
-            return
-        }
-        let host = Substring.hostWithoutPort(head.headers.first(name: "host") ?? "localhost")
-        let location = "https://\(host)\(self.port == 443 ? "" : ":\(self.port)")\(head.uri)"
-        var headers = HTTPHeaders([("Location", location), ("Content-Length", "0")])
-        if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
-        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .permanentRedirect, headers: headers))), promise: nil)
     }
 }

@@ -1,0 +1,38 @@
+import NIOCore
+import NIOHTTP1
+
+extension ProxyHandler {
+    // MARK: Answers of our own
+
+    func respondLocally(
+        _ status: HTTPResponseStatus,
+        body: ByteBuffer? = nil,
+        contentType: String = "text/html; charset=utf-8",
+        close: Bool = false
+    ) {
+        guard let context = self.context, let request = self.requestHead, !self.closed else { return }
+        let body = body ?? self.runtime?.pages.page(for: Int(status.code)) ?? ByteBuffer()
+        var headers = HTTPHeaders()
+        headers.reserveCapacity(5)
+        headers.add(name: "Date", value: self.loop.dateCache.current)
+        headers.add(name: "Content-Type", value: contentType)
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        if close || self.quiescing || !self.keepAlive {
+            self.keepAlive = false
+            headers.add(name: "Connection", value: "close")
+        }
+        self.responseStatus = status.code
+        self.responseHeadSent = true
+        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
+        if request.method != .HEAD {
+            self.bytesSent = body.readableBytes
+            context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        }
+        self.writeEnd(context: context)
+        if self.requestEnded || !self.keepAlive {
+            self.finishExchange()
+        } else {
+            self.state = .draining
+        }
+    }
+}

@@ -1,0 +1,23 @@
+import NIOCore
+import NIOHTTP1
+
+/// On a `listen … { redirect-https PORT }` listener: every request gets a 308 to the same URL on HTTPS.
+final class HTTPSRedirectHandler: ChannelInboundHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundOut = HTTPServerResponsePart
+    let port: Int
+
+    init(port: Int) { self.port = port }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard case .head(let head) = Self.unwrapInboundIn(data) else {
+            if case .end = Self.unwrapInboundIn(data) { context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil) }
+            return
+        }
+        let host = Substring.hostWithoutPort(head.headers.first(name: "host") ?? "localhost")
+        let location = "https://\(host)\(self.port == 443 ? "" : ":\(self.port)")\(head.uri)"
+        var headers = HTTPHeaders([("Location", location), ("Content-Length", "0")])
+        if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .permanentRedirect, headers: headers))), promise: nil)
+    }
+}
