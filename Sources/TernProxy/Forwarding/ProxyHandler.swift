@@ -5,7 +5,10 @@ import TernClient
 
 /// Twisted's `ReverseProxyResource`, for one downstream connection: each request is routed,
 /// forwarded through the agent on this connection's own event loop, and its response streamed
-/// back as it comes. One exchange at a time (NIO's pipelining handler holds the next request).
+/// back as it comes. One exchange at a time: a pipelined request (RFC 9112 §9.3.2) that arrives
+/// while one is under way is queued, and reading stops until the exchange is done. We do this here
+/// rather than with NIO's `HTTPServerPipelineHandler`, which toggles read interest on every request
+/// (two `epoll_ctl` calls each, DESIGN.md).
 ///
 /// Backpressure both ways, by holding `read`: the client's body is read only while the upstream
 /// connection is writable, and the upstream response only while this connection is writable.
@@ -56,6 +59,9 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     var quiescing = false
     var closed = false
     var requestsServed = 0
+    /// Parts of pipelined requests waiting for the exchange under way.
+    var queued = CircularBuffer<HTTPServerRequestPart>()
+    var runningQueued = false
 
     init(agent: Agent, loop: LoopState, scheme: String) {
         self.agent = agent
@@ -76,7 +82,16 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     // MARK: The request
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        switch Self.unwrapInboundIn(data) {
+        let part = Self.unwrapInboundIn(data)
+        if !self.queued.isEmpty || (self.state != .idle && part.isHead) {
+            self.queued.append(part)
+            return
+        }
+        self.handle(part, context: context)
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch part {
         case .head(let head):
             self.beginExchange(head, context: context)
         case .body(let buffer):
@@ -323,7 +338,24 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
                 date: self.loop.dateCache.current
             )
         }
+        self.runQueued()
         self.readIfPending()
+    }
+
+    /// Handles the pipelined requests that came in during the exchange just finished.
+    private func runQueued() {
+        guard !self.runningQueued, let context = self.context else { return }
+        if !self.keepAlive {
+            self.queued.removeAll()  // the connection closes after this response
+            return
+        }
+        self.runningQueued = true
+        defer { self.runningQueued = false }
+        while let next = self.queued.first {
+            if next.isHead && self.state != .idle { break }
+            self.queued.removeFirst()
+            self.handle(next, context: context)
+        }
     }
 
     private func resetExchange() {
@@ -348,7 +380,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     // MARK: Channel events
 
     func read(context: ChannelHandlerContext) {
-        if self.state == .forwarding && !self.upstreamWritable {
+        if !self.queued.isEmpty || (self.state == .forwarding && !self.upstreamWritable) {
             self.readPending = true
         } else {
             context.read()
@@ -423,5 +455,12 @@ extension ProxyHandler: Sendable {}
 extension HTTPResponseStatus {
     var mayHaveBody: Bool {
         !(self.code < 200 || self.code == 204 || self.code == 304)
+    }
+}
+
+extension HTTPServerRequestPart {
+    var isHead: Bool {
+        if case .head = self { return true }
+        return false
     }
 }

@@ -129,7 +129,7 @@ public final class ProxyServer: Sendable {
                         try sync.addHandler(sni, name: "sni")
                     }
                     try sync.configureHTTPServerPipeline(
-                        withPipeliningAssistance: true,
+                        withPipeliningAssistance: false,  // ProxyHandler queues pipelined requests itself
                         withErrorHandling: true,
                         withEncoderConfiguration: .init(),
                         withDecoderLimitConfiguration: decoderLimits
