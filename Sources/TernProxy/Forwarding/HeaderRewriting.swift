@@ -9,12 +9,28 @@ enum HeaderRewriting {
         "proxy-authenticate", "proxy-authorization",
     ]
 
-    /// Removes the hop-by-hop fields and every field named in `Connection`.
+    /// Removes the hop-by-hop fields and every field named in `Connection`. One pass finds out
+    /// whether there is anything to remove; most messages have none of them.
     static func removeHopByHop(_ headers: inout HTTPHeaders) {
+        guard headers.contains(where: { Self.isHopByHop($0.name) }) else { return }
         for value in headers[canonicalForm: "connection"] where !Self.isStandardConnectionToken(value) {
             headers.remove(name: String(value))
         }
         for name in Self.hopByHop { headers.remove(name: name) }
+    }
+
+    static func isHopByHop(_ name: String) -> Bool {
+        let name = Substring(name)
+        switch name.utf8.count {
+        case 2: return name.caseInsensitiveEquals("te")
+        case 7: return name.caseInsensitiveEquals("trailer") || name.caseInsensitiveEquals("upgrade")
+        case 10: return name.caseInsensitiveEquals("connection") || name.caseInsensitiveEquals("keep-alive")
+        case 16: return name.caseInsensitiveEquals("proxy-connection")
+        case 17: return name.caseInsensitiveEquals("transfer-encoding")
+        case 18: return name.caseInsensitiveEquals("proxy-authenticate")
+        case 19: return name.caseInsensitiveEquals("proxy-authorization")
+        default: return false
+        }
     }
 
     private static func isStandardConnectionToken(_ token: Substring) -> Bool {
