@@ -68,12 +68,13 @@ public struct Target: Hashable, Sendable {
             throw TernClientError(code: .invalidURL, phase: .request, detail: "no host in \(url)")
         }
         if let bad = host.unicodeScalars.first(where: { $0.value <= 0x20 || $0.value == 0x7F }), !scheme.isUnix {
-            throw TernClientError(code: .invalidURL, phase: .request, detail: "control or space character \(bad.value) in host")
+            let what = bad == " " ? "a space" : "control character 0x\(String(bad.value, radix: 16))"
+            throw TernClientError(code: .invalidURL, phase: .request, detail: "\(what) in the host")
         }
         var uri = pathAndQuery.isEmpty ? "/" : String(pathAndQuery)
         if uri.first == "?" { uri = "/" + uri }
         if uri.utf8.contains(where: { $0 <= 0x20 || $0 == 0x7F }) {
-            throw TernClientError(code: .invalidURL, phase: .request, detail: "control or space character in path of \(url)")
+            throw TernClientError(code: .invalidURL, phase: .request, detail: "a space or control character in the path (percent-encode it)")
         }
         // Host names are case-insensitive (RFC 3986 §3.2.2); a socket path is not.
         self.origin = Origin(scheme: scheme, host: scheme.isUnix ? host : host.lowercased(), port: port ?? scheme.defaultPort)
