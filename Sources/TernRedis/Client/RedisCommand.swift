@@ -26,14 +26,7 @@ struct RedisCommandEncoder {
 
     /// `parts` counts the name and every key and argument.
     init(_ name: StaticString, parts: Int, hashesKeys: Bool, capacity: Int = 64) {
-        self.buffer = RedisCommand.allocator.buffer(capacity: capacity)
-        self.hashesKeys = hashesKeys
-        self.buffer.writeRESPArrayHeader(parts)
-        self.buffer.writeInteger(UInt8(ascii: "$"))
-        self.buffer.writeDecimal(name.utf8CodeUnitCount)
-        self.buffer.writeInteger(UInt16(0x0D0A))
-        self.buffer.writeStaticString(name)
-        self.buffer.writeInteger(UInt16(0x0D0A))
+        self.init(name, parts: parts, hashesKeys: hashesKeys, reusing: RedisCommand.allocator.buffer(capacity: capacity))
     }
 
     /// Encodes into `buffer` (cleared first): the loop's scratch buffer, whose storage is reused
