@@ -97,6 +97,10 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
                 self.armReadTimer(timeout)
             }
             self.currentReadTimeout = timeout
+        } else {
+            // This request asked for none: a timer armed for an earlier one must not fire on it.
+            self.readTimer?.cancel()
+            self.readTimer = nil
         }
         if self.readPending {
             self.readPending = false

@@ -194,36 +194,39 @@ public final class ProxyServer: Sendable {
 
     /// Stops accepting, lets in-flight exchanges finish within `timeout`, then closes what is left.
     public func shutdown(timeout: TimeAmount? = nil) async throws {
-        var (configured, already, quiescers) = self.state.withLock { state in
-            defer {
-                state.shutDown = true
-                state.quiescers = []
-            }
-            return (state.configuration.shutdownTimeout.timeAmount, state.shutDown, state.quiescers)
+        let (configured, already) = self.state.withLock { state in
+            defer { state.shutDown = true }
+            return (state.configuration.shutdownTimeout.timeAmount, state.shutDown)
         }
         guard !already else { return }
-        do {
-            // The helpers must be gone before the loops stop: their deinit touches a loop.
-            let loop = self.group.next()
-            let drained = quiescers.map { quiescer in
-                let promise = loop.makePromise(of: Void.self)
-                quiescer.initiateShutdown(promise: promise)
-                return promise.futureResult
-            }
-            let all = EventLoopFuture.andAllComplete(drained, on: loop)
-            let timedOut = loop.makePromise(of: Void.self)
-            let deadline = loop.scheduleTask(in: timeout ?? configured) { timedOut.succeed() }
-            all.cascade(to: timedOut)
-            try? await timedOut.futureResult.get()
-            deadline.cancel()
-        }
-        quiescers = []
+        await self.drainListeners(within: timeout ?? configured)
         // Time is up (or all drained): whatever is still open is closed with the loops.
         for state in self.loops.values {
             try? await state.eventLoop.submit { state.accessLog?.stop() }.get()
         }
         try? await self.agent.shutdown()
         try await self.group.shutdownGracefully()
+    }
+
+    /// Stops accepting and waits, at most `limit`, for every listener's connections to close. The
+    /// quiescing helpers leave the state here and are released when this returns: before the loops
+    /// stop, because their deinit touches a loop.
+    private func drainListeners(within limit: TimeAmount) async {
+        let quiescers = self.state.withLock { state in
+            defer { state.quiescers = [] }
+            return state.quiescers
+        }
+        let loop = self.group.next()
+        let drained = quiescers.map { quiescer in
+            let promise = loop.makePromise(of: Void.self)
+            quiescer.initiateShutdown(promise: promise)
+            return promise.futureResult
+        }
+        let done = loop.makePromise(of: Void.self)
+        let deadline = loop.scheduleTask(in: limit) { done.succeed() }
+        EventLoopFuture.andAllComplete(drained, on: loop).cascade(to: done)
+        try? await done.futureResult.get()
+        deadline.cancel()
     }
 
     private static func openAccessLog(_ log: ProxyConfiguration.AccessLog) -> Int32? {

@@ -45,26 +45,22 @@ final class RedisLoop: @unchecked Sendable {
         if self.configuration.cluster {
             return self.executeInCluster(command, usesLibrary: usesLibrary, redirects: 0, asking: nil)
         }
-        let pool: RedisPool
-        if let standalonePool {
-            pool = standalonePool
-        } else {
-            pool = self.pool(for: self.configuration.endpoints[0])
-            self.standalonePool = pool
-        }
+        let pool = self.standalone()
         return self.send(command.bytes, discards: 0, to: pool, usesLibrary: usesLibrary)
+    }
+
+    /// The pool of the one server of a standalone configuration, made on first use.
+    private func standalone() -> RedisPool {
+        if let standalonePool { return standalonePool }
+        let pool = self.pool(for: self.configuration.endpoints[0])
+        self.standalonePool = pool
+        return pool
     }
 
     /// The fast path of a standalone server: the reply goes straight to the caller's promise.
     func sendStandalone(_ command: RedisCommand, pending: RedisPending) {
         self.eventLoop.assertInEventLoop()
-        let pool: RedisPool
-        if let standalonePool {
-            pool = standalonePool
-        } else {
-            pool = self.pool(for: self.configuration.endpoints[0])
-            self.standalonePool = pool
-        }
+        let pool = self.standalone()
         pool.send(command.bytes, promise: pending)
         self.scratch = command.bytes
     }
