@@ -1,0 +1,132 @@
+import NIOCore
+import NIOHTTP1
+
+/// The primary cache key of RFC 9111 §2: the target URI, independent of the method (a HEAD is
+/// answered from a stored GET). `hash` names the entry inside stores; in Redis every key of one
+/// entry carries it as a `{hash tag}`, so an entry's metadata and chunks live in one cluster slot.
+struct CacheKey: Hashable, Sendable {
+    /// `scheme://host/target`, host lowercased, as received.
+    let uri: String
+    /// 128 bits of FNV-1a over `uri`, as 32 lowercase hex digits.
+    let hash: String
+
+    init(scheme: String, host: String, target: String) {
+        self.init(uri: "\(scheme)://\(host.lowercased())\(target)")
+    }
+
+    init(uri: String) {
+        self.uri = uri
+        self.hash = CacheKey.fnv128Hex(uri.utf8)
+    }
+
+    static func fnv128Hex(_ bytes: some Sequence<UInt8>) -> String {
+        // Two independent 64-bit FNV-1a lanes (different offset bases) make 128 bits.
+        var a: UInt64 = 0xcbf2_9ce4_8422_2325
+        var b: UInt64 = 0x6c62_272e_07bb_0142
+        for byte in bytes {
+            a = (a ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+            b = (b ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
+            b = b ^ (b >> 29)
+        }
+        func hex(_ value: UInt64) -> String {
+            let text = String(value, radix: 16)
+            return String(repeating: "0", count: 16 - text.count) + text
+        }
+        return hex(a) + hex(b)
+    }
+}
+
+/// One stored response: one variant of a `CacheKey` (RFC 9111 §4.1). Metadata only; the body
+/// lives in chunks the store reads back one at a time.
+struct CachedResponse: Sendable {
+    /// The secondary key: a hash of `varyValues`, "" when the response has no `Vary`.
+    var variantID: String
+    var status: UInt
+    /// The response header fields as stored: hop-by-hop fields already removed.
+    var headers: HTTPHeaders
+    /// The request fields the response's `Vary` names: lowercased name, then the request's
+    /// normalized value or nil when the request did not send it. In `Vary` order.
+    var varyValues: [VaryValue]
+    /// RFC 9111 §4.2.3 `request_time` and `response_time`, seconds since the Unix epoch.
+    var requestTime: Int64
+    var responseTime: Int64
+    /// The whole body's length and how many chunks hold it (filled in by the writer).
+    var bodyLength: Int
+    var chunkCount: Int
+    /// A "hit-for-pass" marker: the last response for this key was not storable, so requests go
+    /// straight to the upstream (no coalescing wait) until the marker expires.
+    var isPassMarker: Bool
+
+    init(
+        variantID: String = "", status: UInt, headers: HTTPHeaders, varyValues: [VaryValue] = [],
+        requestTime: Int64, responseTime: Int64, bodyLength: Int = 0, chunkCount: Int = 0, isPassMarker: Bool = false
+    ) {
+        self.variantID = variantID
+        self.status = status
+        self.headers = headers
+        self.varyValues = varyValues
+        self.requestTime = requestTime
+        self.responseTime = responseTime
+        self.bodyLength = bodyLength
+        self.chunkCount = chunkCount
+        self.isPassMarker = isPassMarker
+    }
+}
+
+struct VaryValue: Hashable, Sendable {
+    var name: String
+    var value: String?
+}
+
+/// Why a store could not answer. The proxy treats every store failure as a miss (DESIGN.md rule
+/// 6: the cache never breaks the proxy), logs it and counts it.
+struct CacheStoreError: Error, CustomStringConvertible, Sendable {
+    enum Code: Sendable { case unavailable, timeout, corrupt, tooLarge }
+    var code: Code
+    var detail: String
+    var description: String { "cache store \(self.code): \(self.detail)" }
+}
+
+/// Where cached responses live: in memory, in Redis, or memory in front of Redis. Every method is
+/// called on `loop` and completes its future there. One shared test suite runs against every store.
+protocol CacheStore: AnyObject, Sendable {
+    /// The stored variants of `key`, metadata only; empty on a miss.
+    func variants(of key: CacheKey, on loop: any EventLoop) -> EventLoopFuture<[CachedResponse]>
+
+    /// Body chunk `index` (0-based) of one variant; nil when it has gone (evicted, expired, purged).
+    func chunk(_ index: Int, of key: CacheKey, variant: String, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer?>
+
+    /// Starts storing a response; the writer takes the body as it streams past the client. Nothing
+    /// becomes visible to `variants` before `finish()`; a variant with the same `variantID` is
+    /// replaced then. `ttl` is how long the store keeps it (freshness plus the stale windows).
+    func writer(for key: CacheKey, response: CachedResponse, ttl: TimeAmount, on loop: any EventLoop) -> any CacheWriter
+
+    /// Replaces a variant's headers and times after a 304 (RFC 9111 §4.3.4), keeping its body.
+    func update(_ key: CacheKey, response: CachedResponse, ttl: TimeAmount, on loop: any EventLoop) -> EventLoopFuture<Void>
+
+    /// Removes every variant of `key` (and, for shared stores, tells the other proxies' memory
+    /// tiers). True when something was stored.
+    func purge(_ key: CacheKey, on loop: any EventLoop) -> EventLoopFuture<Bool>
+
+    /// Request coalescing: tries to take the fill lease of `key` for `ttl`; true when `holder` now
+    /// holds it. With Redis the lease is shared by every proxy using that Redis.
+    func acquireLease(_ key: CacheKey, holder: String, ttl: TimeAmount, on loop: any EventLoop) -> EventLoopFuture<Bool>
+
+    /// Gives the lease back (only if `holder` still holds it).
+    func releaseLease(_ key: CacheKey, holder: String, on loop: any EventLoop)
+
+    /// Stops background work (subscriptions, connections).
+    func shutdown() async
+}
+
+/// Takes one response body as it streams to the client, on the loop that created it.
+protocol CacheWriter: AnyObject {
+    /// Adds the next part of the body. False when the writer gave up (over the maximum object
+    /// size, the store failing or too far behind): the caller stops feeding it, the client is
+    /// not affected.
+    func append(_ buffer: ByteBuffer) -> Bool
+    /// The body is complete: the variant becomes visible (metadata written last).
+    func finish()
+    /// The response did not complete: nothing becomes visible and partial chunks are dropped.
+    func abandon()
+}
