@@ -169,5 +169,8 @@ final class CachePolicyValidationTests: XCTestCase {
                 method: row.method, request: cacheTestHeaders(row.request), length: row.length, stored: cacheTestHeaders(row.stored))
             XCTAssertEqual(answer, row.expected, line: row.line)
         }
+        XCTAssertNil(CachePolicy.contentRange(.full, length: 100))
+        XCTAssertEqual(CachePolicy.contentRange(.partial(start: 90, end: 99), length: 100), "bytes 90-99/100")
+        XCTAssertEqual(CachePolicy.contentRange(.unsatisfiable, length: 100), "bytes */100")
     }
 }

@@ -57,6 +57,16 @@ extension CachePolicy {
         return .partial(start: start, end: min(end, length - 1))
     }
 
+    /// The `Content-Range` value for an answer about a body of `length` bytes: `bytes a-b/length`
+    /// for a 206, `bytes */length` for a 416, nil for a full response.
+    static func contentRange(_ answer: RangeAnswer, length: Int) -> String? {
+        switch answer {
+        case .full: return nil
+        case .partial(let start, let end): return "bytes \(start)-\(end)/\(length)"
+        case .unsatisfiable: return "bytes */\(length)"
+        }
+    }
+
     /// A byte position: digits only, saturating at `Int.max`.
     private static func parsePosition(_ text: Substring) -> Int? {
         guard !text.isEmpty else { return nil }
