@@ -269,10 +269,13 @@ struct MemoryCacheState: Sendable {
         }
     }
 
+    /// Drops the entry; true when it held a variant (not just a tier's marker).
     @discardableResult
     mutating func remove(_ hash: String) -> Bool {
         self.removals &+= 1
-        return self.removeEntry(hash)
+        let held = !(self.entries[hash]?.variants.isEmpty ?? true)
+        self.removeEntry(hash)
+        return held
     }
 
     mutating func removeAll() {
