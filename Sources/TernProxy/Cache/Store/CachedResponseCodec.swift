@@ -78,6 +78,10 @@ enum CachedResponseCodec {
         for _ in 0..<headerCount {
             let name = try self.readString(&buffer)
             let value = try self.readString(&buffer)
+            // HTTPHeaders traps on a name that is not ASCII.
+            guard !name.isEmpty, name.utf8.allSatisfy({ $0 > 0x20 && $0 < 0x7F && $0 != UInt8(ascii: ":") }) else {
+                throw self.corrupt("header name is not a token")
+            }
             headers.add(name: name, value: value)
         }
         let varyCount = try self.readCount(&buffer)
