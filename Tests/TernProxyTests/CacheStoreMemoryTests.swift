@@ -79,4 +79,48 @@ final class CacheStoreMemoryTests: XCTestCase {
         _ = try await contract.purge(key)
         XCTAssertEqual(store.usedBytes, 0)
     }
+    func testATierKeepsEntriesWhole() {
+        let store = MemoryCacheStore(capacity: 1 << 20, maxObjectSize: 1 << 16, keepsEntriesWhole: true)
+        let key = CacheStoreContract.uniqueKey()
+        let now = NIODeadline.now()
+        store.insert(key, response: CacheStoreContract.response("short"), chunks: [], expires: now + .seconds(1))
+        store.insert(key, response: CacheStoreContract.response("long"), chunks: [], expires: now + .seconds(100))
+        XCTAssertEqual(store.lookupNow(key, now: now).count, 2)
+        // One variant expired: the whole entry goes, so the next lookup asks the shared store.
+        XCTAssertTrue(store.lookupNow(key, now: now + .seconds(2)).isEmpty)
+        XCTAssertFalse(store.contains(key))
+        // A variant too large for the tier drops the entry rather than leaving the others alone.
+        store.insert(key, response: CacheStoreContract.response("a"), chunks: [], expires: now + .seconds(100))
+        let inserted = store.insert(key, response: CacheStoreContract.response("b"), chunks: [CacheStoreContract.body(2 << 20)], expires: now + .seconds(100))
+        XCTAssertFalse(inserted)
+        XCTAssertFalse(store.contains(key))
+    }
+
+    func testManyLoopsAtOnce() async throws {
+        let group = MultiThreadedEventLoopGroup(numberOfThreads: 4)
+        addTeardownBlock { try? await group.shutdownGracefully() }
+        let store = MemoryCacheStore(capacity: 256 * 1024, maxObjectSize: 64 * 1024)
+        let keys = (0..<64).map { CacheStoreContract.uniqueKey("many-\($0)") }
+        try await withThrowingTaskGroup(of: Void.self) { tasks in
+            for worker in 0..<8 {
+                let contract = CacheStoreContract(store: store, loop: group.next(), maxChunkSize: nil, maxObjectSize: 64 * 1024)
+                tasks.addTask {
+                    for round in 0..<40 {
+                        let key = keys[(worker * 7 + round) % keys.count]
+                        let body = CacheStoreContract.body(1000 + round * 100, seed: UInt8(round))
+                        try await contract.put(key, CacheStoreContract.response(), body)
+                        if let hit = try await contract.variants(key).first {
+                            // Some other worker may have replaced it: whatever is there is whole.
+                            let (read, _) = try await contract.readBody(key, hit)
+                            XCTAssertEqual(read.readableBytes, hit.bodyLength)
+                        }
+                        _ = try await contract.acquire(key, "w\(worker)")
+                        try await contract.release(key, "w\(worker)")
+                    }
+                }
+            }
+            try await tasks.waitForAll()
+        }
+        XCTAssertLessThanOrEqual(store.usedBytes, 256 * 1024)
+    }
 }

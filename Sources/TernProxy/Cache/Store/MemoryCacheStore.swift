@@ -17,13 +17,18 @@ final class MemoryCacheStore: CacheStore {
     let maxObjectSize: Int
     /// Small appends are coalesced into chunks of this size.
     let chunkSize: Int
+    /// A tier in front of a shared store keeps each key's variants all or none: a variant that
+    /// expires or cannot be stored drops the whole entry, so a lookup never misses a variant that
+    /// the shared store holds.
+    let keepsEntriesWhole: Bool
     private let state: NIOLockedValueBox<MemoryCacheState>
 
-    init(capacity: Int, maxObjectSize: Int, chunkSize: Int = MemoryCacheStore.defaultChunkSize) {
+    init(capacity: Int, maxObjectSize: Int, chunkSize: Int = MemoryCacheStore.defaultChunkSize, keepsEntriesWhole: Bool = false) {
         precondition(capacity > 0 && maxObjectSize > 0 && chunkSize > 0, "MemoryCacheStore sizes must be positive")
         self.capacity = capacity
         self.maxObjectSize = maxObjectSize
         self.chunkSize = chunkSize
+        self.keepsEntriesWhole = keepsEntriesWhole
         self.state = NIOLockedValueBox(MemoryCacheState())
     }
 
@@ -35,7 +40,7 @@ final class MemoryCacheStore: CacheStore {
 
     /// The live variants of `key` (metadata), marking the entry recently used; empty on a miss.
     func lookupNow(_ key: CacheKey, now: NIODeadline) -> [CachedResponse] {
-        self.state.withLockedValue { $0.lookup(key.hash, now: now) } ?? []
+        self.state.withLockedValue { $0.lookup(key.hash, now: now, wholeEntries: self.keepsEntriesWhole) } ?? []
     }
 
     /// Every body chunk of one variant; nil when it is not stored.
@@ -63,7 +68,7 @@ final class MemoryCacheStore: CacheStore {
         return self.state.withLockedValue { state in
             if onlyIfPresent && state.entries[key.hash] == nil { return false }
             guard cost <= self.capacity else {
-                state.removeVariant(key.hash, response.variantID)
+                if self.keepsEntriesWhole { state.remove(key.hash) } else { state.removeVariant(key.hash, response.variantID) }
                 return false
             }
             state.put(key.hash, MemoryCacheState.Variant(response: response, chunks: chunks, expires: expires, cost: cost))
@@ -214,13 +219,17 @@ struct MemoryCacheState: Sendable {
     var removals: UInt64 = 0
     var leases: [String: (holder: String, expires: NIODeadline)] = [:]
 
-    mutating func lookup(_ hash: String, now: NIODeadline) -> [CachedResponse]? {
+    mutating func lookup(_ hash: String, now: NIODeadline, wholeEntries: Bool) -> [CachedResponse]? {
         guard let entry = self.entries[hash] else { return nil }
         var result: [CachedResponse] = []
         result.reserveCapacity(entry.variants.count)
         var expired: [String] = []
         for (id, variant) in entry.variants {
             if variant.expires <= now { expired.append(id) } else { result.append(variant.response) }
+        }
+        if wholeEntries && !expired.isEmpty {
+            self.removeEntry(hash)
+            return []
         }
         for id in expired { self.removeVariant(hash, id) }
         if self.entries[hash] == nil { return [] }

@@ -41,7 +41,7 @@ final class TieredCacheStore: CacheStore {
         self.redis = redis
         self.memoryTTL = memoryTTL
         self.promotionLimit = min(promotionLimit, memoryCapacity)
-        self.memoryTier = MemoryCacheStore(capacity: memoryCapacity, maxObjectSize: max(1, self.promotionLimit))
+        self.memoryTier = MemoryCacheStore(capacity: memoryCapacity, maxObjectSize: max(1, self.promotionLimit), keepsEntriesWhole: true)
         self.logger = logger
         self.shared = NIOLockedValueBox(Shared())
         self.startSubscription()
