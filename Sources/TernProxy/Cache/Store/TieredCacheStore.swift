@@ -119,9 +119,11 @@ final class TieredCacheStore: CacheStore {
     /// writer after it may fill memory directly. Skipped when anything was purged meanwhile.
     private func promote(_ key: CacheKey, _ stored: [RedisCacheStore.StoredVariant], removals: UInt64, on loop: any EventLoop) {
         guard stored.allSatisfy({ $0.response.bodyLength <= self.promotionLimit }) else { return }
-        let nowMs = RedisCacheStore.nowMs()
-        let earliest = stored.map(\.expiresAtMs).min().map { $0 - nowMs } ?? Int64.max
-        let lifetime = min(self.memoryTTL, .milliseconds(max(0, earliest)))
+        var lifetime = self.memoryTTL
+        if let earliest = stored.map(\.expiresAtMs).min() {
+            let left = earliest - RedisCacheStore.nowMs()
+            if left < lifetime.nanoseconds / 1_000_000 { lifetime = .milliseconds(max(0, left)) }
+        }
         guard lifetime > .zero else { return }
         let expires = NIODeadline.now() + lifetime
         if stored.isEmpty {
