@@ -181,4 +181,32 @@ final class CacheStoreRedisTests: XCTestCase {
         let found = try await self.cacheEventually { try await contract.variants(key) }
         XCTAssertTrue(found.isEmpty)
     }
+    func testAReaderKeepsTheGenerationItLookedUp() async throws {
+        let contract = try self.contract()
+        let key = CacheStoreContract.uniqueKey()
+        let old = CacheStoreContract.body(400_000, seed: 1)
+        let new = CacheStoreContract.body(400_000, seed: 2)
+        try await contract.put(key, CacheStoreContract.response(), old)
+        let seenAll = try await contract.variants(key)
+        let seen = try XCTUnwrap(seenAll.first)
+        let first = try await contract.chunk(0, key)
+        // A replacement of the same length commits while the body streams.
+        let writer = try await contract.writer(key, CacheStoreContract.response(header: "new"))
+        _ = try await contract.feed(writer, new)
+        let committed = try await contract.finish(writer)
+        XCTAssertTrue(committed)
+        var read = try XCTUnwrap(first)
+        for index in 1..<seen.chunkCount {
+            let next = try await contract.chunk(index, key)
+            var chunk = try XCTUnwrap(next)
+            read.writeBuffer(&chunk)
+        }
+        XCTAssertEqual(read, old, "the reader was switched to the new body mid-stream")
+        // The next lookup sees the new one.
+        let nextAll = try await contract.variants(key)
+        let next = try XCTUnwrap(nextAll.first)
+        XCTAssertEqual(next.headers["X-Test"], ["new"])
+        let (body, _) = try await contract.readBody(key, next)
+        XCTAssertEqual(body, new)
+    }
 }

@@ -79,8 +79,16 @@ final class CacheStoreTieredTests: XCTestCase {
         let key = CacheStoreContract.uniqueKey()
         let miss = try await contract.variants(key)
         XCTAssertTrue(miss.isEmpty)
-        try await contract.put(key, CacheStoreContract.response(), CacheStoreContract.body(3000))
-        XCTAssertEqual(store.memoryTier.lookupNow(key, now: .now()).first?.bodyLength, 3000)
+        try await contract.put(key, CacheStoreContract.response(), CacheStoreContract.body(300_000))
+        XCTAssertEqual(store.memoryTier.lookupNow(key, now: .now()).first?.bodyLength, 300_000)
+        // Chunk n holds the same bytes in memory and in Redis, whichever tier answers a read.
+        let inMemory = try XCTUnwrap(store.memoryTier.bodyNow(key, variant: ""))
+        let redis = CacheStoreContract(store: store.redis, loop: contract.loop, maxChunkSize: nil, maxObjectSize: 0)
+        for (index, chunk) in inMemory.enumerated() {
+            let fromRedis = try await redis.chunk(index, key)
+            XCTAssertEqual(fromRedis, chunk, "chunk \(index)")
+        }
+        XCTAssertGreaterThan(inMemory.count, 1)
         // A variant too large for memory drops the key from memory, so it never hides one.
         try await contract.put(key, CacheStoreContract.response("big"), CacheStoreContract.body(1024 * 1024 + 1))
         XCTAssertFalse(store.memoryTier.contains(key))

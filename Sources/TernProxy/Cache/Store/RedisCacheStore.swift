@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import NIOConcurrencyHelpers
 import NIOCore
 import TernRedis
 
@@ -36,6 +37,7 @@ final class RedisCacheStore: CacheStore {
     struct StoredVariant: Sendable {
         var response: CachedResponse
         var expiresAtMs: Int64
+        var generation: String
     }
 
     let client: RedisClient
@@ -43,6 +45,12 @@ final class RedisCacheStore: CacheStore {
     let breaker: RedisCircuitBreaker
     let logger: Logger
     private let ownsClient: Bool
+    /// The generation of each variant as this process last looked it up (key hash, NUL, variant
+    /// ID → generation): chunk reads ask for that generation, so a replacement committed while a
+    /// body streams does not switch the reader to the new body (the replaced chunks stay readable
+    /// for 30 s). Bounded: cleared when it grows past `maxRememberedGenerations`.
+    private let generations = NIOLockedValueBox<[String: String]>([:])
+    static let maxRememberedGenerations = 50_000
 
     /// A store over `client`; with `ownsClient` its `shutdown()` shuts the client down too.
     init(client: RedisClient, options: Options = Options(), logger: Logger, ownsClient: Bool = false) {
@@ -77,6 +85,7 @@ final class RedisCacheStore: CacheStore {
     func storedVariants(of key: CacheKey, on loop: any EventLoop) -> EventLoopFuture<[StoredVariant]> {
         let client = self.client
         let breaker = self.breaker
+        let generations = self.generations
         return self.guarded("HGETALL", on: loop) {
             client.hgetall(Self.variantsKey(key), on: loop)
         }.flatMapThrowing { fields in
@@ -89,7 +98,9 @@ final class RedisCacheStore: CacheStore {
                     guard response.variantID == field else {
                         throw CacheStoreError(code: .corrupt, detail: "stored metadata: variant \(response.variantID) under field \(field)")
                     }
-                    if prefix.expiresAtMs > now { result.append(StoredVariant(response: response, expiresAtMs: prefix.expiresAtMs)) }
+                    if prefix.expiresAtMs > now {
+                        result.append(StoredVariant(response: response, expiresAtMs: prefix.expiresAtMs, generation: prefix.generation))
+                    }
                 } catch {
                     var error = error
                     error.detail += " (\(Self.variantsKey(key)))"
@@ -97,12 +108,29 @@ final class RedisCacheStore: CacheStore {
                     throw error
                 }
             }
+            if !result.isEmpty {
+                generations.withLockedValue { memo in
+                    if memo.count + result.count > Self.maxRememberedGenerations { memo.removeAll(keepingCapacity: true) }
+                    for variant in result { memo[Self.memoKey(key, variant.response.variantID)] = variant.generation }
+                }
+            }
             return result
         }
     }
 
+    private static func memoKey(_ key: CacheKey, _ variant: String) -> String { "\(key.hash)\u{0}\(variant)" }
+
+    /// The generation a chunk read asks for, if this process has looked the variant up.
+    func rememberedGeneration(_ key: CacheKey, variant: String) -> String? {
+        self.generations.withLockedValue { $0[Self.memoKey(key, variant)] }
+    }
+
     func chunk(_ index: Int, of key: CacheKey, variant: String, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer?> {
         let client = self.client
+        if let generation = self.rememberedGeneration(key, variant: variant) {
+            let chunkKey = Self.chunkKey(key, variant: variant, generation: generation, index: index)
+            return self.guarded("GET chunk", on: loop) { client.get(chunkKey, on: loop) }
+        }
         return self.guarded("tern_cache_chunk", on: loop) {
             client.fcall(
                 "tern_cache_chunk", keys: [Self.variantsKey(key)],

@@ -41,7 +41,11 @@ final class TieredCacheStore: CacheStore {
         self.redis = redis
         self.memoryTTL = memoryTTL
         self.promotionLimit = min(promotionLimit, memoryCapacity)
-        self.memoryTier = MemoryCacheStore(capacity: memoryCapacity, maxObjectSize: max(1, self.promotionLimit), keepsEntriesWhole: true)
+        // The same chunk size as Redis: chunk n is the same bytes in both tiers, whichever answers.
+        self.memoryTier = MemoryCacheStore(
+            capacity: memoryCapacity, maxObjectSize: max(1, self.promotionLimit), chunkSize: redis.options.chunkSize,
+            keepsEntriesWhole: true
+        )
         self.logger = logger
         self.shared = NIOLockedValueBox(Shared())
         self.startSubscription()
