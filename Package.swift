@@ -121,6 +121,7 @@ let package = Package(
                 "TernTestSupport",
                 "TernClient",
                 "TernRedis",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -1,3 +1,4 @@
+import CoreMetrics
 import NIOCore
 import NIOHTTP1
 import NIOPosix
@@ -380,6 +381,7 @@ extension XCTestCase {
     /// A Redis store as the factory makes one (owning its client), on a loop of its own.
     func makeRedisStore(
         _ configuration: RedisConfiguration,
+        metrics: (any MetricsFactory)? = nil,
         _ adjust: (inout RedisCacheStore.Options) -> Void = { _ in }
     ) throws -> (RedisCacheStore, any EventLoop) {
         var configuration = configuration
@@ -392,7 +394,7 @@ extension XCTestCase {
         configuration.connectTimeout = options.timeout
         configuration.reconnectMaxDelay = .milliseconds(500)
         let (client, loop) = try self.makeCacheRedisClient(configuration)
-        let store = RedisCacheStore(client: client, options: options, logger: .init(label: "test.cache"))
+        let store = RedisCacheStore(client: client, options: options, logger: .init(label: "test.cache"), metricsFactory: metrics)
         return (store, loop)
     }
 

@@ -1,3 +1,4 @@
+import MetricsTestKit
 import NIOCore
 import NIOPosix
 import TernRedis
@@ -11,10 +12,12 @@ import XCTest
 final class CacheStoreRedisTests: XCTestCase {
     private var server: RedisServerProcess?
 
+    private let metrics = TestMetrics()
+
     private func contract(_ adjust: (inout RedisCacheStore.Options) -> Void = { _ in }) throws -> CacheStoreContract {
         let server = try self.startCacheRedis()
         self.server = server
-        let (store, loop) = try self.makeRedisStore(try RedisConfiguration(url: server.url), adjust)
+        let (store, loop) = try self.makeRedisStore(try RedisConfiguration(url: server.url), metrics: self.metrics, adjust)
         return CacheStoreContract(store: store, loop: loop, maxChunkSize: store.options.chunkSize, maxObjectSize: store.options.maxObjectSize)
     }
 
@@ -136,6 +139,8 @@ final class CacheStoreRedisTests: XCTestCase {
             XCTAssertTrue([.unavailable, .timeout].contains(error.code), "\(error)")
         }
         XCTAssertTrue(store.breaker.isOpen, "the breaker did not open")
+        let errors = try self.metrics.expectCounter("tern_cache_store_errors_total", [("store", "redis")])
+        XCTAssertGreaterThanOrEqual(errors.totalValue, 1, "the failure was not counted")
         // While open, every operation fails at once without touching Redis.
         do {
             _ = try await contract.acquire(key, "a")

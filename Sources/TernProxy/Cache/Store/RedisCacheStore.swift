@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import NIOConcurrencyHelpers
 import NIOCore
 import TernRedis
@@ -53,13 +54,21 @@ final class RedisCacheStore: CacheStore {
     static let maxRememberedGenerations = 50_000
 
     /// A store over `client`; with `ownsClient` its `shutdown()` shuts the client down too.
-    init(client: RedisClient, options: Options = Options(), logger: Logger, ownsClient: Bool = false) {
+    init(
+        client: RedisClient,
+        options: Options = Options(),
+        logger: Logger,
+        ownsClient: Bool = false,
+        metricsFactory: (any MetricsFactory)? = nil
+    ) {
         precondition(options.chunkSize > 0 && options.maxObjectSize > 0 && options.maxUnacknowledgedChunks > 0)
         self.client = client
         self.options = options
         self.logger = logger
         self.ownsClient = ownsClient
-        self.breaker = RedisCircuitBreaker(baseDelay: options.breakerBaseDelay, maxDelay: options.breakerMaxDelay, logger: logger)
+        self.breaker = RedisCircuitBreaker(
+            baseDelay: options.breakerBaseDelay, maxDelay: options.breakerMaxDelay, logger: logger, metricsFactory: metricsFactory
+        )
     }
 
     // MARK: Keys

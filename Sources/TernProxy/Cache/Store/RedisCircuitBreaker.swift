@@ -30,11 +30,18 @@ final class RedisCircuitBreaker: Sendable {
     private let errors: Counter
     private let logger: Logger
 
-    init(baseDelay: TimeAmount = .seconds(1), maxDelay: TimeAmount = .seconds(10), logger: Logger) {
+    /// `metricsFactory`: where the error counter goes; the global `MetricsSystem` when nil.
+    init(baseDelay: TimeAmount = .seconds(1), maxDelay: TimeAmount = .seconds(10), logger: Logger, metricsFactory: (any MetricsFactory)? = nil) {
         self.baseDelay = baseDelay
         self.maxDelay = max(maxDelay, baseDelay)
         self.state = NIOLockedValueBox(State(nextDelay: baseDelay))
-        self.errors = Counter(label: "tern_cache_store_errors_total", dimensions: [("store", "redis")])
+        let label = "tern_cache_store_errors_total"
+        let dimensions = [("store", "redis")]
+        if let metricsFactory {
+            self.errors = Counter(label: label, dimensions: dimensions, factory: metricsFactory)
+        } else {
+            self.errors = Counter(label: label, dimensions: dimensions)
+        }
         self.logger = logger
     }
 
