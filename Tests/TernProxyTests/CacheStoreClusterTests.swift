@@ -81,4 +81,31 @@ final class CacheStoreClusterTests: XCTestCase {
             XCTAssertEqual(hit.first?.bodyLength, 300_000)
         }
     }
+    func testTieredStoresOverTheClusterShareEntriesAndPurges() async throws {
+        let cluster = try self.startedCluster()
+        func tiered() throws -> (TieredCacheStore, CacheStoreContract) {
+            let (redis, loop) = try self.makeRedisStore(try RedisConfiguration(clusterURLs: [cluster.urls[1]])) { $0.timeout = .seconds(2) }
+            let store = TieredCacheStore(redis: redis, memoryCapacity: 8 << 20, logger: .init(label: "test.cache"))
+            addTeardownBlock { await store.shutdown() }
+            return (store, CacheStoreContract(store: store, loop: loop, maxChunkSize: nil, maxObjectSize: redis.options.maxObjectSize))
+        }
+        let (a, proxyA) = try tiered()
+        let (b, proxyB) = try tiered()
+        _ = try await self.cacheEventually {
+            if !a.isSubscribed || !b.isSubscribed { throw NotYet("not subscribed yet") }
+        }
+        let key = CacheStoreContract.uniqueKey()
+        let body = CacheStoreContract.body(200_000)
+        try await proxyA.put(key, CacheStoreContract.response(), body)
+        let hit = try await proxyB.variants(key)
+        XCTAssertEqual(hit.first?.bodyLength, body.readableBytes)
+        _ = try await self.cacheEventually {
+            if !b.memoryTier.contains(key) { throw NotYet("B has not promoted yet") }
+        }
+        let purged = try await proxyA.purge(key)
+        XCTAssertTrue(purged)
+        _ = try await self.cacheEventually {
+            if b.memoryTier.contains(key) { throw NotYet("B still holds the purged entry") }
+        }
+    }
 }
