@@ -52,6 +52,7 @@ let package = Package(
             name: "TernProxy",
             dependencies: [
                 "TernClient",
+                "TernRedis",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),
@@ -98,6 +99,7 @@ let package = Package(
             name: "TernRedisTests",
             dependencies: [
                 "TernRedis",
+                "TernTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
             ]
@@ -118,6 +120,8 @@ let package = Package(
                 "TernProxy",
                 "TernTestSupport",
                 "TernClient",
+                "TernRedis",
+                .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

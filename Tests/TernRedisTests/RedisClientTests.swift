@@ -1,6 +1,7 @@
 import NIOCore
 import NIOPosix
 import XCTest
+import TernTestSupport
 
 @testable import TernRedis
 

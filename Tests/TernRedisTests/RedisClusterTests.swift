@@ -1,5 +1,6 @@
 import NIOCore
 import XCTest
+import TernTestSupport
 
 @testable import TernRedis
 

@@ -1,6 +1,7 @@
 import Foundation
 import NIOCore
 import XCTest
+import TernTestSupport
 
 @testable import TernRedis
 

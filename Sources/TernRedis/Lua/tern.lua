@@ -5,7 +5,7 @@
 -- script strings scattered through Swift code. Keys come in KEYS (so a cluster routes them),
 -- everything else in ARGV. Times are in milliseconds.
 
-local LIBRARY_VERSION = 1
+local LIBRARY_VERSION = 2
 
 -- tern_version(): the version of this library, to tell whether the server holds the current one.
 local function version(keys, args)
@@ -75,8 +75,134 @@ local function lease_release(keys, args)
   return 0
 end
 
+-- The response cache. One entry (one URL) is a hash `tern:{h}:v`, variant ID -> metadata, and
+-- body chunks `tern:{h}:b:<variant>:<generation>:<n>`; the `{h}` hash tag puts them in one
+-- cluster slot. Metadata starts with the line `T1 <generation> <chunks> <length> <expires-ms>`,
+-- followed by fields only the proxy reads. ARGV carries the chunk key prefix `tern:{h}:b:`.
+
+-- The generation and chunk count of a metadata value, or nil when it is not in the T1 format.
+local function cache_meta(meta)
+  local generation, count, length, expires = string.match(meta, '^T1 (%w+) (%d+) (%d+) (%-?%d+)\n')
+  if generation == nil then
+    return nil
+  end
+  return generation, tonumber(count), length, expires
+end
+
+local function chunk_key(prefix, variant, generation, index)
+  return prefix .. variant .. ':' .. generation .. ':' .. index
+end
+
+-- How long (ms) a replaced generation's chunks stay readable for a client still streaming them.
+local REPLACED_GRACE_MS = 30000
+
+-- tern_cache_commit(KEYS[1] = variants hash; ARGV[1] = variant ID, ARGV[2] = metadata,
+-- ARGV[3] = TTL in ms, ARGV[4] = chunk key prefix)
+-- Makes a fully written variant visible: checks that its chunks are all there and gives them the
+-- TTL, stores the metadata, keeps the hash alive for the longest TTL of its variants, and lets
+-- the replaced generation's chunks expire shortly. Returns 1, or 0 when a chunk is missing.
+local function cache_commit(keys, args)
+  local ttl = tonumber(args[3])
+  if ttl == nil or ttl <= 0 then
+    return redis.error_reply('ERR tern_cache_commit: TTL must be a positive number')
+  end
+  local generation, count = cache_meta(args[2])
+  if generation == nil then
+    return redis.error_reply('ERR tern_cache_commit: malformed metadata')
+  end
+  for index = 0, count - 1 do
+    if redis.call('PEXPIRE', chunk_key(args[4], args[1], generation, index), ttl) == 0 then
+      return 0
+    end
+  end
+  local old = redis.call('HGET', keys[1], args[1])
+  local remaining = redis.call('PTTL', keys[1])
+  redis.call('HSET', keys[1], args[1], args[2])
+  if remaining < ttl then
+    redis.call('PEXPIRE', keys[1], ttl)
+  end
+  if old then
+    local old_generation, old_count = cache_meta(old)
+    if old_generation and old_generation ~= generation then
+      for index = 0, old_count - 1 do
+        local key = chunk_key(args[4], args[1], old_generation, index)
+        if redis.call('PTTL', key) > REPLACED_GRACE_MS then
+          redis.call('PEXPIRE', key, REPLACED_GRACE_MS)
+        end
+      end
+    end
+  end
+  return 1
+end
+
+-- tern_cache_chunk(KEYS[1] = variants hash; ARGV[1] = variant ID, ARGV[2] = index, ARGV[3] = prefix)
+-- Body chunk ARGV[2] of the variant's current generation, or nil.
+local function cache_chunk(keys, args)
+  local meta = redis.call('HGET', keys[1], args[1])
+  if not meta then
+    return false
+  end
+  local generation = cache_meta(meta)
+  if generation == nil then
+    return redis.error_reply('ERR tern_cache_chunk: corrupt metadata')
+  end
+  return redis.call('GET', chunk_key(args[3], args[1], generation, args[2]))
+end
+
+-- tern_cache_update(KEYS[1] = variants hash; ARGV[1] = variant ID, ARGV[2] = new fields (after the
+-- T1 line), ARGV[3] = TTL in ms, ARGV[4] = prefix, ARGV[5] = new expiry in ms since the epoch)
+-- After a revalidation: new headers and times, the same body. Returns 1, or 0 when the variant (or
+-- one of its chunks) is gone.
+local function cache_update(keys, args)
+  local ttl = tonumber(args[3])
+  if ttl == nil or ttl <= 0 then
+    return redis.error_reply('ERR tern_cache_update: TTL must be a positive number')
+  end
+  local old = redis.call('HGET', keys[1], args[1])
+  if not old then
+    return 0
+  end
+  local generation, count, length = cache_meta(old)
+  if generation == nil then
+    return redis.error_reply('ERR tern_cache_update: corrupt metadata')
+  end
+  for index = 0, count - 1 do
+    if redis.call('PEXPIRE', chunk_key(args[4], args[1], generation, index), ttl) == 0 then
+      redis.call('HDEL', keys[1], args[1])
+      return 0
+    end
+  end
+  redis.call('HSET', keys[1], args[1], 'T1 ' .. generation .. ' ' .. count .. ' ' .. length .. ' ' .. args[5] .. '\n' .. args[2])
+  if redis.call('PTTL', keys[1]) < ttl then
+    redis.call('PEXPIRE', keys[1], ttl)
+  end
+  return 1
+end
+
+-- tern_cache_purge(KEYS[1] = variants hash; ARGV[1] = prefix) -> how many variants were stored.
+-- Deletes every variant's chunks and the hash.
+local function cache_purge(keys, args)
+  local all = redis.call('HGETALL', keys[1])
+  local variants = 0
+  for i = 1, #all, 2 do
+    variants = variants + 1
+    local generation, count = cache_meta(all[i + 1])
+    if generation then
+      for index = 0, count - 1 do
+        redis.call('DEL', chunk_key(args[1], all[i], generation, index))
+      end
+    end
+  end
+  redis.call('DEL', keys[1])
+  return variants
+end
+
 redis.register_function{function_name = 'tern_version', callback = version, flags = {'no-writes'}}
 redis.register_function('tern_set_if_newer', set_if_newer)
 redis.register_function{function_name = 'tern_get_versioned', callback = get_versioned, flags = {'no-writes'}}
 redis.register_function('tern_lease_acquire', lease_acquire)
 redis.register_function('tern_lease_release', lease_release)
+redis.register_function('tern_cache_commit', cache_commit)
+redis.register_function{function_name = 'tern_cache_chunk', callback = cache_chunk, flags = {'no-writes'}}
+redis.register_function('tern_cache_update', cache_update)
+redis.register_function('tern_cache_purge', cache_purge)

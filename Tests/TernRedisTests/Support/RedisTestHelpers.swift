@@ -2,6 +2,7 @@ import NIOCore
 import NIOPosix
 import TernRedis
 import XCTest
+import TernTestSupport
 
 extension XCTestCase {
     /// A `redis-server` for this test, killed when it ends.

@@ -1,5 +1,4 @@
 import Foundation
-import XCTest
 
 #if canImport(Glibc)
 import Glibc
@@ -10,16 +9,16 @@ import Darwin
 /// A `redis-server` that a test starts on a free loopback port, in a temporary directory, with
 /// no persistence, and kills when it ends. The Redis tests need `redis-server` and `redis-cli` on
 /// the PATH (`apt-get install redis-server`); without them they fail saying so.
-final class RedisServerProcess: @unchecked Sendable {
-    let port: Int
-    let directory: URL
-    let unixSocketPath: String
+public final class RedisServerProcess: @unchecked Sendable {
+    public let port: Int
+    public let directory: URL
+    public let unixSocketPath: String
     private let process: Process
     private let log: URL
 
-    var url: String { "redis://127.0.0.1:\(self.port)" }
+    public var url: String { "redis://127.0.0.1:\(self.port)" }
 
-    static func executable(_ name: String) throws -> String {
+    public static func executable(_ name: String) throws -> String {
         let path = ProcessInfo.processInfo.environment["PATH"] ?? "/usr/local/bin:/usr/bin:/bin"
         for directory in path.split(separator: ":") + ["/usr/bin", "/usr/local/bin", "/usr/sbin"] {
             let candidate = "\(directory)/\(name)"
@@ -31,7 +30,7 @@ final class RedisServerProcess: @unchecked Sendable {
     }
 
     /// Starts a server; `arguments` are extra `redis-server` options (`--requirepass`, …).
-    init(arguments: [String] = [], port: Int? = nil) throws {
+    public init(arguments: [String] = [], port: Int? = nil) throws {
         let server = try Self.executable("redis-server")
         self.port = try port ?? Self.freePort()
         self.directory = FileManager.default.temporaryDirectory.appendingPathComponent("tern-redis-\(UUID().uuidString.prefix(8))")
@@ -67,13 +66,13 @@ final class RedisServerProcess: @unchecked Sendable {
 
     /// Runs `redis-cli` against this server and returns its output.
     @discardableResult
-    func cli(_ arguments: [String], password: String? = nil) throws -> String {
+    public func cli(_ arguments: [String], password: String? = nil) throws -> String {
         var all = ["-h", "127.0.0.1", "-p", "\(self.port)"]
         if let password { all += ["--no-auth-warning", "-a", password] }
         return try Self.run(try Self.executable("redis-cli"), all + arguments)
     }
 
-    static func run(_ executable: String, _ arguments: [String]) throws -> String {
+    public static func run(_ executable: String, _ arguments: [String]) throws -> String {
         let process = Process()
         process.executableURL = URL(fileURLWithPath: executable)
         process.arguments = arguments
@@ -87,7 +86,7 @@ final class RedisServerProcess: @unchecked Sendable {
     }
 
     /// Kills the server and waits for it, so its port is free again (for restart tests).
-    func stop() {
+    public func stop() {
         if self.process.isRunning {
             // SIGKILL, not SIGTERM: a process started from a test thread may inherit a signal mask
             // that blocks SIGTERM, and the server has nothing to save anyway.
@@ -96,7 +95,7 @@ final class RedisServerProcess: @unchecked Sendable {
         }
     }
 
-    func remove() {
+    public func remove() {
         self.stop()
         try? FileManager.default.removeItem(at: self.directory)
     }
@@ -104,7 +103,7 @@ final class RedisServerProcess: @unchecked Sendable {
     deinit { self.remove() }
 
     /// A port nobody listens on now: bind port 0, read what the kernel chose, close.
-    static func freePort() throws -> Int {
+    public static func freePort() throws -> Int {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { throw XCTSkipFailure("socket() failed") }
         defer { close(fd) }
@@ -124,7 +123,7 @@ final class RedisServerProcess: @unchecked Sendable {
     }
 
     /// Whether `port` can be bound on loopback now.
-    static func isFree(_ port: Int) -> Bool {
+    public static func isFree(_ port: Int) -> Bool {
         let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         guard fd >= 0 else { return false }
         defer { close(fd) }
@@ -139,18 +138,18 @@ final class RedisServerProcess: @unchecked Sendable {
 }
 
 /// A setup failure that must fail the test (not skip it) with a message that says what to do.
-struct XCTSkipFailure: Error, CustomStringConvertible {
-    var description: String
-    init(_ description: String) { self.description = description }
+public struct XCTSkipFailure: Error, CustomStringConvertible {
+    public var description: String
+    public init(_ description: String) { self.description = description }
 }
 
 /// Three masters with `--cluster-enabled yes` on loopback, joined with `redis-cli --cluster create`.
-final class RedisClusterProcess: @unchecked Sendable {
-    let nodes: [RedisServerProcess]
+public final class RedisClusterProcess: @unchecked Sendable {
+    public let nodes: [RedisServerProcess]
 
-    var urls: [String] { self.nodes.map(\.url) }
+    public var urls: [String] { self.nodes.map(\.url) }
 
-    init() throws {
+    public init() throws {
         // A cluster node also listens on port + 10000 (the cluster bus): pick ports where both are free.
         var ports: [Int] = []
         while ports.count < 3 {
@@ -182,7 +181,7 @@ final class RedisClusterProcess: @unchecked Sendable {
     }
 
     /// The node that serves `slot`, from `CLUSTER NODES` (`id ip:port@bus flags master - … connected 0-5460`).
-    func node(forSlot slot: UInt16) throws -> RedisServerProcess {
+    public func node(forSlot slot: UInt16) throws -> RedisServerProcess {
         for line in try self.nodes[0].cli(["CLUSTER", "NODES"]).split(separator: "\n") {
             let fields = line.split(separator: " ")
             guard fields.count >= 9, fields[2].contains("master") else { continue }
@@ -200,7 +199,7 @@ final class RedisClusterProcess: @unchecked Sendable {
         throw XCTSkipFailure("no node serves slot \(slot)")
     }
 
-    func remove() {
+    public func remove() {
         for node in self.nodes { node.remove() }
     }
 }

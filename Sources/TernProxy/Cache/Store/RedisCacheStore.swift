@@ -1,0 +1,273 @@
+import Foundation
+import Logging
+import Metrics
+import NIOConcurrencyHelpers
+import NIOCore
+import TernRedis
+
+/// Cached responses in Redis (standalone or Cluster), shared by every proxy using that Redis.
+///
+/// Key layout, every key of one entry carrying its hash as a `{hash tag}` (one entry, one slot):
+/// - `tern:{h}:v` — a hash, variant ID → metadata (`CachedResponseCodec`);
+/// - `tern:{h}:b:<variant>:<generation>:<n>` — body chunk n; a new generation per write, so a
+///   replacement being written never mixes with the variant being read;
+/// - `tern:{h}:lease` — the fill lease (`SET NX PX`).
+///
+/// Multi-key updates are Lua functions of `tern.lua` (`tern_cache_commit`, `_chunk`, `_update`,
+/// `_purge`, `tern_lease_release`). Every operation is bounded by `options.timeout` and goes
+/// through a `RedisCircuitBreaker`; failures are `CacheStoreError`s (`.unavailable`, `.timeout`,
+/// `.corrupt`), never a crash, and the proxy serves them as misses.
+final class RedisCacheStore: CacheStore {
+    struct Options: Sendable {
+        /// Bodies longer than this are not stored.
+        var maxObjectSize = 64 * 1024 * 1024
+        /// Bytes per body chunk (one Redis string each).
+        var chunkSize = 128 * 1024
+        /// The bound on every operation.
+        var timeout: TimeAmount = .milliseconds(250)
+        /// A writer with more chunks than this sent but not acknowledged gives up.
+        var maxUnacknowledgedChunks = 4
+        /// The circuit breaker's fail-fast period after a failure, doubling up to the maximum.
+        var breakerBaseDelay: TimeAmount = .seconds(1)
+        var breakerMaxDelay: TimeAmount = .seconds(10)
+
+        init() {}
+    }
+
+    /// A variant with the wall-clock time it expires at in Redis.
+    struct StoredVariant: Sendable {
+        var response: CachedResponse
+        var expiresAtMs: Int64
+        var generation: String
+    }
+
+    let client: RedisClient
+    let options: Options
+    let breaker: RedisCircuitBreaker
+    let logger: Logger
+    private let ownsClient: Bool
+    /// The generation of each variant as this process last looked it up (key hash, NUL, variant
+    /// ID → generation): chunk reads ask for that generation, so a replacement committed while a
+    /// body streams does not switch the reader to the new body (the replaced chunks stay readable
+    /// for 30 s). Bounded: cleared when it grows past `maxRememberedGenerations`.
+    private let generations = NIOLockedValueBox<[String: String]>([:])
+    static let maxRememberedGenerations = 50_000
+
+    /// A store over `client`; with `ownsClient` its `shutdown()` shuts the client down too.
+    init(
+        client: RedisClient,
+        options: Options = Options(),
+        logger: Logger,
+        ownsClient: Bool = false,
+        metricsFactory: (any MetricsFactory)? = nil
+    ) {
+        precondition(options.chunkSize > 0 && options.maxObjectSize > 0 && options.maxUnacknowledgedChunks > 0)
+        self.client = client
+        self.options = options
+        self.logger = logger
+        self.ownsClient = ownsClient
+        self.breaker = RedisCircuitBreaker(
+            baseDelay: options.breakerBaseDelay, maxDelay: options.breakerMaxDelay, logger: logger, metricsFactory: metricsFactory
+        )
+    }
+
+    // MARK: Keys
+
+    static func variantsKey(_ key: CacheKey) -> String { "tern:{\(key.hash)}:v" }
+    static func chunkPrefix(_ key: CacheKey) -> String { "tern:{\(key.hash)}:b:" }
+    static func chunkKey(_ key: CacheKey, variant: String, generation: String, index: Int) -> String {
+        "tern:{\(key.hash)}:b:\(variant):\(generation):\(index)"
+    }
+    static func leaseKey(_ key: CacheKey) -> String { "tern:{\(key.hash)}:lease" }
+
+    static func nowMs() -> Int64 { Int64((Date().timeIntervalSince1970 * 1000).rounded()) }
+
+    static func milliseconds(_ ttl: TimeAmount) -> Int { max(1, Int(ttl.nanoseconds / 1_000_000)) }
+
+    // MARK: CacheStore
+
+    func variants(of key: CacheKey, on loop: any EventLoop) -> EventLoopFuture<[CachedResponse]> {
+        self.storedVariants(of: key, on: loop).map { $0.map(\.response) }
+    }
+
+    /// The live variants with their expiry; fails with `.corrupt` if any stored metadata is malformed.
+    func storedVariants(of key: CacheKey, on loop: any EventLoop) -> EventLoopFuture<[StoredVariant]> {
+        let client = self.client
+        let breaker = self.breaker
+        let generations = self.generations
+        return self.guarded("HGETALL", on: loop) {
+            client.hgetall(Self.variantsKey(key), on: loop)
+        }.flatMapThrowing { fields in
+            let now = Self.nowMs()
+            var result: [StoredVariant] = []
+            result.reserveCapacity(fields.count)
+            for (field, value) in fields {
+                do throws(CacheStoreError) {
+                    let (response, prefix) = try CachedResponseCodec.decode(value)
+                    guard response.variantID == field else {
+                        throw CacheStoreError(code: .corrupt, detail: "stored metadata: variant \(response.variantID) under field \(field)")
+                    }
+                    if prefix.expiresAtMs > now {
+                        result.append(StoredVariant(response: response, expiresAtMs: prefix.expiresAtMs, generation: prefix.generation))
+                    }
+                } catch {
+                    var error = error
+                    error.detail += " (\(Self.variantsKey(key)))"
+                    breaker.failed(error, outage: false)
+                    throw error
+                }
+            }
+            if !result.isEmpty {
+                generations.withLockedValue { memo in
+                    if memo.count + result.count > Self.maxRememberedGenerations { memo.removeAll(keepingCapacity: true) }
+                    for variant in result { memo[Self.memoKey(key, variant.response.variantID)] = variant.generation }
+                }
+            }
+            return result
+        }
+    }
+
+    private static func memoKey(_ key: CacheKey, _ variant: String) -> String { "\(key.hash)\u{0}\(variant)" }
+
+    /// The generation a chunk read asks for, if this process has looked the variant up.
+    func rememberedGeneration(_ key: CacheKey, variant: String) -> String? {
+        self.generations.withLockedValue { $0[Self.memoKey(key, variant)] }
+    }
+
+    func chunk(_ index: Int, of key: CacheKey, variant: String, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer?> {
+        let client = self.client
+        if let generation = self.rememberedGeneration(key, variant: variant) {
+            let chunkKey = Self.chunkKey(key, variant: variant, generation: generation, index: index)
+            return self.guarded("GET chunk", on: loop) { client.get(chunkKey, on: loop) }
+        }
+        return self.guarded("tern_cache_chunk", on: loop) {
+            client.fcall(
+                "tern_cache_chunk", keys: [Self.variantsKey(key)],
+                arguments: [.string(variant), .integer(index), .string(Self.chunkPrefix(key))], on: loop
+            )
+        }.flatMapThrowing { reply -> ByteBuffer? in
+            switch reply {
+            case .null: return nil
+            case .bulkString(let bytes): return bytes
+            default: throw CacheStoreError(code: .corrupt, detail: "tern_cache_chunk answered \(reply)")
+            }
+        }
+    }
+
+    func writer(for key: CacheKey, response: CachedResponse, ttl: TimeAmount, on loop: any EventLoop) -> any CacheWriter {
+        RedisCacheWriter(store: self, key: key, response: response, ttl: ttl, loop: loop)
+    }
+
+    func update(_ key: CacheKey, response: CachedResponse, ttl: TimeAmount, on loop: any EventLoop) -> EventLoopFuture<Void> {
+        let client = self.client
+        let fields = CachedResponseCodec.encodeFields(response)
+        let milliseconds = Self.milliseconds(ttl)
+        let expires = Self.nowMs() + Int64(milliseconds)
+        return self.guarded("tern_cache_update", on: loop) {
+            client.fcall(
+                "tern_cache_update", keys: [Self.variantsKey(key)],
+                arguments: [
+                    .string(response.variantID), .bytes(fields), .integer(milliseconds), .string(Self.chunkPrefix(key)),
+                    .string(String(expires)),
+                ],
+                on: loop
+            )
+        }.map { _ in }
+    }
+
+    func purge(_ key: CacheKey, on loop: any EventLoop) -> EventLoopFuture<Bool> {
+        let client = self.client
+        return self.guarded("tern_cache_purge", on: loop) {
+            client.fcall("tern_cache_purge", keys: [Self.variantsKey(key)], arguments: [.string(Self.chunkPrefix(key))], on: loop)
+        }.map { ($0.int ?? 0) > 0 }
+    }
+
+    func acquireLease(_ key: CacheKey, holder: String, ttl: TimeAmount, on loop: any EventLoop) -> EventLoopFuture<Bool> {
+        let client = self.client
+        return self.guarded("SET NX lease", on: loop) {
+            client.set(
+                Self.leaseKey(key), holder, expiration: .milliseconds(Self.milliseconds(ttl)), condition: .ifNotExists, on: loop
+            )
+        }
+    }
+
+    func releaseLease(_ key: CacheKey, holder: String, on loop: any EventLoop) {
+        let client = self.client
+        _ = self.guarded("tern_lease_release", on: loop) {
+            client.fcall("tern_lease_release", keys: [Self.leaseKey(key)], arguments: [.string(holder)], on: loop)
+        }
+    }
+
+    func shutdown() async {
+        if self.ownsClient { try? await self.client.shutdown() }
+    }
+
+    // MARK: Bounding every operation
+
+    /// Runs one Redis operation unless the breaker is open, failing it with `.timeout` if Redis
+    /// does not answer within `options.timeout`. Completes on `loop`.
+    func guarded<T: Sendable>(
+        _ operation: String,
+        on loop: any EventLoop,
+        _ body: () -> EventLoopFuture<T>
+    ) -> EventLoopFuture<T> {
+        let breaker = self.breaker
+        if case .reject(let reason) = breaker.admit() {
+            return loop.makeFailedFuture(
+                CacheStoreError(code: .unavailable, detail: "redis failing, not tried for a while (\(operation)); last: \(reason)")
+            )
+        }
+        let promise = loop.makePromise(of: T.self)
+        let once = Once()
+        let timeout = self.options.timeout
+        let timer = loop.scheduleTask(in: timeout) {
+            guard once.take() else { return }
+            let error = CacheStoreError(code: .timeout, detail: "redis did not answer \(operation) within \(timeout.nanoseconds / 1_000_000) ms")
+            breaker.failed(error, outage: true)
+            promise.fail(error)
+        }
+        body().hop(to: loop).whenComplete { result in
+            guard once.take() else { return }
+            timer.cancel()
+            switch result {
+            case .success(let value):
+                breaker.succeeded()
+                promise.succeed(value)
+            case .failure(let error):
+                let (storeError, outage) = Self.storeError(error, operation: operation)
+                if outage { breaker.failed(storeError, outage: true) } else { breaker.succeeded(); breaker.failed(storeError, outage: false) }
+                promise.fail(storeError)
+            }
+        }
+        return promise.futureResult
+    }
+
+    /// A Redis failure as a store error, and whether it means Redis is out (opening the breaker)
+    /// rather than bad data.
+    static func storeError(_ error: any Error, operation: String) -> (CacheStoreError, outage: Bool) {
+        if let error = error as? CacheStoreError { return (error, error.code != .corrupt) }
+        guard let error = error as? RedisError else {
+            return (CacheStoreError(code: .unavailable, detail: "redis \(operation): \(error)"), true)
+        }
+        if error.code == .timeout {
+            return (CacheStoreError(code: .timeout, detail: "\(operation): \(error)"), true)
+        }
+        if error.code == .unexpectedReply || (error.code == .server && error.message?.contains("corrupt metadata") == true)
+            || (error.code == .server && error.message?.contains("WRONGTYPE") == true)
+        {
+            return (CacheStoreError(code: .corrupt, detail: "\(operation): \(error)"), false)
+        }
+        return (CacheStoreError(code: .unavailable, detail: "\(operation): \(error)"), true)
+    }
+}
+
+/// True the first time only: whichever of the reply and the timer comes first completes the
+/// promise. Touched only on one event loop.
+private final class Once: @unchecked Sendable {
+    private var taken = false
+    func take() -> Bool {
+        if self.taken { return false }
+        self.taken = true
+        return true
+    }
+}
