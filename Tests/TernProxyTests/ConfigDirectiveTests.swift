@@ -258,5 +258,24 @@ final class ConfigDirectiveTests: XCTestCase {
     func testCacheOff() throws {
         XCTAssertNoThrow(try self.parse("cache off"))
         XCTAssertEqual(try self.parse("route / { proxy http://a:1; cache off }").routes.first?.cacheDisabled, true)
+        XCTAssertNil(try self.parse("cache off").cache)
+        XCTAssertEqual(try self.parse("cache memory").cache?.store, .memory(capacity: 256 << 20))
+        let redis = try self.parse("cache-lock-timeout 2s\ncache redis://127.0.0.1:6379/3 memory-tier=8m\ncache-max-object 1m\ncache-store-timeout 100ms")
+        XCTAssertEqual(redis.cache?.store, .redis(url: "redis://127.0.0.1:6379/3"))
+        XCTAssertEqual(redis.cache?.memoryTier, 8 << 20)
+        XCTAssertEqual(redis.cache?.maxObjectSize, 1 << 20)
+        XCTAssertEqual(redis.cache?.lockTimeout, .seconds(2))
+        XCTAssertEqual(redis.cache?.storeTimeout, .milliseconds(100))
+        XCTAssertEqual(
+            try self.parse("cache redis-cluster://10.0.0.1:7000,10.0.0.2:7001").cache?.store,
+            .redisCluster(urls: ["redis://10.0.0.1:7000", "redis://10.0.0.2:7001"]))
+        let purge = try self.parse("purge-allow 10.0.0.0/8 fd00::/8").purgeAllow
+        XCTAssertTrue(purge.allows("10.1.2.3"))
+        XCTAssertFalse(purge.allows("11.0.0.1"))
+        XCTAssertTrue(purge.allows("fd12::1"))
+        XCTAssertFalse(purge.allows("127.0.0.1"))
+        XCTAssertTrue(try self.parse("via on").purgeAllow.allows("127.0.0.1"))
+        XCTAssertTrue(try self.parse("via on").purgeAllow.allows("::1"))
+        XCTAssertTrue(AddressRange("::ffff:10.0.0.0/104")!.contains("10.9.9.9"))
     }
 }

@@ -428,7 +428,7 @@ final class ConfigErrorTests: XCTestCase {
                 "proxy.conf:9:15: expected 'keep', 'upstream' or a host like example.com, got 'not a host'",
                 "proxy.conf:10:18: expected a path prefix starting with '/', like /old/, got 'a'",
                 "proxy.conf:11:12: expected a size like 512, 10k, 10m or 1g, got 'lots'",
-                "proxy.conf:12:3: caching is not available in this version of tern",
+                "proxy.conf:12:9: a route can only turn caching off ('cache off'); the store is chosen by the top-level 'cache' line",
                 "proxy.conf:14:46: a route takes 'strip-prefix' or 'rewrite-prefix', not both",
             ])
     }
@@ -436,11 +436,21 @@ final class ConfigErrorTests: XCTestCase {
     // MARK: top level
 
     func testCaching() {
-        self.assertErrors(after: "cache memory 256m", ["proxy.conf:3:1: caching is not available in this version of tern"])
-        self.assertErrors(after: "cache redis://localhost:6379", ["proxy.conf:3:1: caching is not available in this version of tern"])
-        self.assertErrors(after: "cache foo", ["proxy.conf:3:7: expected 'off', 'memory SIZE' or a redis:// URL, got 'foo'"])
-        self.assertErrors(after: "cache off extra", ["proxy.conf:3:11: unexpected argument 'extra' to 'cache' (usage: cache off)"])
-        self.assertErrors(after: "route /x/ { respond 200; cache maybe }", ["proxy.conf:3:32: expected 'off', got 'maybe'"])
+        self.assertErrors(after: "cache memory 1k", ["proxy.conf:3:14: expected a size of at least 1048576, got '1k'"])
+        self.assertErrors(after: "cache redis://localhost:99999", ["proxy.conf:3:7: expected a Redis URL like redis://127.0.0.1:6379/3, got 'redis://localhost:99999'"])
+        self.assertErrors(after: "cache redis://h:1/x", ["proxy.conf:3:7: expected a Redis URL like redis://127.0.0.1:6379/3, got 'redis://h:1/x'"])
+        self.assertErrors(after: "cache redis-cluster://a:1,,b:2", ["proxy.conf:3:27: expected HOST:PORT, got ''"])
+        self.assertErrors(after: "cache redis://h:1 tier=1m", ["proxy.conf:3:19: unknown option 'tier' for 'cache' (options: memory-tier)"])
+        self.assertErrors(after: "cache redis://h:1 memory-tier=big", ["proxy.conf:3:31: expected a size like 512, 10k, 10m or 1g, got 'big'"])
+        self.assertErrors(after: "cache foo", ["proxy.conf:3:7: expected 'off', 'memory [SIZE]', a redis:// URL or redis-cluster://HOST:PORT,HOST:PORT, got 'foo'"])
+        self.assertErrors(after: "cache off extra", ["proxy.conf:3:11: unexpected argument 'extra' to 'cache' (usage: cache memory [SIZE] | cache redis://HOST:PORT/DB [memory-tier=SIZE] | cache redis-cluster://HOST:PORT,HOST:PORT | cache off)"])
+        self.assertErrors(after: "route /x/ { respond 200; cache maybe }", ["proxy.conf:3:32: a route can only turn caching off ('cache off'); the store is chosen by the top-level 'cache' line"])
+        self.assertErrors(after: "cache-lock-timeout 5s", ["proxy.conf:3:1: 'cache-lock-timeout' needs a top-level 'cache' line (like 'cache memory 256m')"])
+        self.assertErrors(after: "cache memory\ncache-max-object huge", ["proxy.conf:4:18: expected a size like 512, 10k, 10m or 1g, got 'huge'"])
+        self.assertErrors(after: "purge-allow 10.0.0.0/33 ::1 nope", [
+            "proxy.conf:3:13: expected an IP address or CIDR block like 10.0.0.0/8, got '10.0.0.0/33'",
+            "proxy.conf:3:29: expected an IP address or CIDR block like 10.0.0.0/8, got 'nope'",
+        ])
     }
 
     func testAccessLog() {

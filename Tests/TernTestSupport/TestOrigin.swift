@@ -10,6 +10,7 @@ import Synchronization
 /// - `/never`: reads the request, never answers;
 /// - `/status/N`: that status, with the usual echo body;
 /// - `/health`: 200, or 503 when the origin was started `healthy: false`;
+/// - `/c/…`: a response shaped by its query, for cache tests (see `TestOrigin+Cache.swift`);
 /// - anything else: `NAME METHOD URI` and then one `name: value` line per request header.
 public final class TestOrigin: Sendable {
     public let name: String
@@ -17,9 +18,12 @@ public final class TestOrigin: Sendable {
     private let channel: any Channel
     private let group: MultiThreadedEventLoopGroup
     let counters: Counters
+    private let stopped = Mutex(false)
 
     final class Counters: Sendable {
         let value = Mutex((connections: 0, requests: 0))
+        /// Requests per request target (with its query).
+        let perURI = Mutex([String: Int]())
     }
 
     public static func start(name: String, healthy: Bool = true) async throws -> TestOrigin {
@@ -48,8 +52,15 @@ public final class TestOrigin: Sendable {
 
     public var connections: Int { self.counters.value.withLock { $0.connections } }
     public var requests: Int { self.counters.value.withLock { $0.requests } }
+    /// How many requests reached the origin for this request target.
+    public func requests(for uri: String) -> Int { self.counters.perURI.withLock { $0[uri] ?? 0 } }
 
+    /// Closes the listener and stops the loop; a second call does nothing.
     public func stop() async throws {
+        guard self.stopped.withLock({ stopped in
+            defer { stopped = true }
+            return !stopped
+        }) else { return }
         try? await self.channel.close()
         try await self.group.shutdownGracefully()
     }
@@ -59,9 +70,9 @@ final class OriginHandler: ChannelInboundHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias OutboundOut = HTTPServerResponsePart
 
-    private let name: String
+    let name: String
     private let healthy: Bool
-    private let counters: TestOrigin.Counters
+    let counters: TestOrigin.Counters
     private var head: HTTPRequestHead?
     private var received = 0
     private var remaining = 0
@@ -77,6 +88,7 @@ final class OriginHandler: ChannelInboundHandler {
         switch Self.unwrapInboundIn(data) {
         case .head(let head):
             self.counters.value.withLock { $0.requests += 1 }
+            self.counters.perURI.withLock { $0[head.uri, default: 0] += 1 }
             self.head = head
             self.received = 0
         case .body(let buffer):
@@ -90,6 +102,7 @@ final class OriginHandler: ChannelInboundHandler {
     private func respond(to head: HTTPRequestHead, context: ChannelHandlerContext) {
         let path = head.uri.split(separator: "?").first.map(String.init) ?? head.uri
         if path == "/never" { return }
+        if path.hasPrefix("/c/") { return self.respondShaped(to: head, context: context) }
         if path.hasPrefix("/bytes/"), let count = Int(path.dropFirst("/bytes/".count)) {
             let headers = HTTPHeaders([("Content-Length", String(count)), ("X-Origin", self.name)])
             context.write(Self.wrapOutboundOut(.head(HTTPResponseHead(version: .http1_1, status: .ok, headers: headers))), promise: nil)

@@ -26,6 +26,9 @@ extension ConfigInterpreter {
                     self.configuration.shutdownTimeout = timeout
                 }
             case "cache": self.cache(directive, arguments)
+            case "cache-max-object", "cache-lock-timeout", "cache-store-timeout", "cache-keep-stale":
+                self.pendingCacheSettings.append((spec.name, arguments[0], directive.location))
+            case "purge-allow": self.purgeAllow(arguments)
             default: preconditionFailure("'\(spec.name)' is in the vocabulary at the top level but has no handler")
             }
         }
@@ -92,24 +95,6 @@ extension ConfigInterpreter {
             }
         }
         self.configuration.accessLog = log
-    }
-
-    /// Caching is a later issue: `cache off` is accepted everywhere so configs can say so now;
-    /// anything that asks for a cache is refused plainly instead of being silently ignored.
-    mutating func cache(_ directive: ConfigDirective, _ arguments: [ConfigToken], inRoute: Bool = false) {
-        let spec = ConfigVocabulary.spec(named: "cache")!
-        let mode = arguments[0]
-        switch mode.text {
-        case "off":
-            if arguments.count > 1 { self.extraArgument(arguments[1], to: spec) }
-        case "memory", "on":
-            self.error("caching is not available in this version of tern", at: directive.location)
-        case _ where mode.text.hasPrefix("redis://") || mode.text.hasPrefix("rediss://"):
-            self.error("caching is not available in this version of tern", at: directive.location)
-        default:
-            let expected = inRoute ? "'off'" : "'off', 'memory SIZE' or a redis:// URL"
-            self.expected(expected, got: mode.text, at: mode.location)
-        }
     }
 
     private mutating func limits(_ block: ConfigBlock?) {

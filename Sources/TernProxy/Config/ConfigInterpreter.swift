@@ -22,6 +22,9 @@ struct ConfigInterpreter {
     var listenerLocations: [String: SourceLocation] = [:]
     var errorPageLocations: [Int: SourceLocation] = [:]
     var sawListen = false
+    /// `cache-*` settings, applied once the whole top level is read (they may come before `cache`).
+    var pendingCacheSettings: [(name: String, token: ConfigToken, location: SourceLocation)] = []
+    var sawPurgeAllow = false
 
     static func interpret(
         _ directives: [ConfigDirective], file: String, baseDirectory: String, diagnostics: inout ConfigDiagnostics,
@@ -29,6 +32,7 @@ struct ConfigInterpreter {
     ) -> ProxyConfiguration {
         var interpreter = ConfigInterpreter(file: file, baseDirectory: baseDirectory, diagnostics: diagnostics)
         interpreter.topLevel(directives)
+        interpreter.applyCacheSettings()
         interpreter.checkReferences()
         if checkCompleteness, !interpreter.sawListen {
             interpreter.error(

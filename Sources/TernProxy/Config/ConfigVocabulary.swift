@@ -49,7 +49,15 @@ enum ConfigVocabulary {
         .init(name: "x-forwarded", contexts: [.top], usage: "x-forwarded on|off", arguments: 1...1),
         .init(name: "via", contexts: [.top], usage: "via on|off", arguments: 1...1),
         .init(name: "shutdown-timeout", contexts: [.top], usage: "shutdown-timeout DURATION", arguments: 1...1),
-        .init(name: "cache", contexts: [.top, .route], usage: "cache off", arguments: 1...2),
+        .init(name: "cache", contexts: [.top, .route],
+              usage: "cache memory [SIZE] | cache redis://HOST:PORT/DB [memory-tier=SIZE] | cache redis-cluster://HOST:PORT,HOST:PORT | cache off",
+              arguments: 1...2),
+        .init(name: "cache-max-object", contexts: [.top], usage: "cache-max-object SIZE", arguments: 1...1),
+        .init(name: "cache-lock-timeout", contexts: [.top], usage: "cache-lock-timeout DURATION", arguments: 1...1),
+        .init(name: "cache-store-timeout", contexts: [.top], usage: "cache-store-timeout DURATION", arguments: 1...1),
+        .init(name: "cache-keep-stale", contexts: [.top], usage: "cache-keep-stale DURATION", arguments: 1...1),
+        .init(name: "purge-allow", contexts: [.top], usage: "purge-allow ADDRESS|CIDR …", arguments: 1...unbounded,
+              repeatable: true),
         // listen { }
         .init(name: "certificate", contexts: [.listen], usage: "certificate cert=FILE [key=FILE]", arguments: 1...unbounded,
               repeatable: true),
@@ -114,6 +122,9 @@ enum ConfigVocabulary {
         "least_conn": "balance",
         "ip_hash": "balance",
         "hash": "balance",
+        "proxy_cache": "cache",
+        "proxy_cache_path": "cache",
+        "proxy_cache_lock_timeout": "cache-lock-timeout",
     ]
 
     /// The closest of `candidates` to `word` by edit distance (with `_` read as `-`, case

@@ -15,6 +15,10 @@ public struct ProxyConfiguration: Sendable, Equatable {
     public var forwarding: Forwarding = .init()
     /// Longest time in-flight requests get after SIGTERM before connections are closed.
     public var shutdownTimeout: Duration = .seconds(30)
+    /// The top-level `cache` line; nil: nothing is cached.
+    public var cache: Cache?
+    /// `purge-allow`: the addresses PURGE is accepted from (403 elsewhere).
+    public var purgeAllow: [AddressRange] = AddressRange.loopback
 
     public init() {}
 }

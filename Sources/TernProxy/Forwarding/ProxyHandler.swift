@@ -25,11 +25,14 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         case forwarding
         /// We answered ourselves and are reading (and ignoring) the rest of the request.
         case draining
+        /// The cache is looking up, waiting for another request to fill the key, or sending a
+        /// stored response chunk by chunk.
+        case caching
     }
 
     let agent: Agent
     let loop: LoopState
-    private let scheme: String
+    let scheme: String
     var context: ChannelHandlerContext?
     var clientAddress = "-"
 
@@ -62,6 +65,18 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     /// Parts of pipelined requests waiting for the exchange under way.
     var queued = CircularBuffer<HTTPServerRequestPart>()
     var runningQueued = false
+    /// Counts exchanges, so an asynchronous cache callback for an earlier one does nothing.
+    var exchangeID = 0
+    // The cache's part of the exchange (ProxyHandler+Cache.swift).
+    var cacheMode = CacheMode.off
+    var cacheKey: CacheKey?
+    var cacheStatus = CachePolicy.CacheStatus()
+    var cacheWriter: (any CacheWriter)?
+    var cacheLease = false
+    var cacheRequestTime: Int64 = 0
+    /// Sent from the cache when the upstream's exchange ends (after a 304, or stale-if-error).
+    var cacheAnswer: CachedResponse?
+    var serving: ServingState?
 
     init(agent: Agent, loop: LoopState, scheme: String) {
         self.agent = agent
@@ -103,7 +118,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
                 self.execution?.finishBody(trailers: trailers)
             case .draining:
                 self.finishExchange()
-            case .idle:
+            case .idle, .caching:
                 break
             }
         }
@@ -126,7 +141,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         if let status = route.fixedStatus {
             return self.respondLocally(status, body: route.fixedBody, contentType: "text/plain; charset=utf-8")
         }
-        guard let group = route.upstream else { return self.respondLocally(.internalServerError) }
+        guard route.upstream != nil else { return self.respondLocally(.internalServerError) }
         if head.headers.contains(name: "upgrade") {
             // Upgrade tunnelling (WebSocket) is not built yet: say so rather than half-forward it.
             return self.respondLocally(.notImplemented, close: true)
@@ -139,7 +154,18 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             if length > route.maxBodySize { return self.respondLocally(.payloadTooLarge, close: true) }
             self.bodyMode = length == 0 ? .none : .stream(length: length)
         }
+        if let cache = self.loop.cache, !route.config.cacheDisabled, self.cacheRequest(head, cache: cache, context: context) {
+            return
+        }
+        self.forwardToUpstream()
+    }
 
+    /// Builds the upstream request (hop-by-hop fields out, X-Forwarded-* and Via, route rules,
+    /// validators when revalidating a stored response) and starts the exchange.
+    func forwardToUpstream() {
+        guard let head = self.requestHead, let route = self.route, let group = route.upstream, let runtime = self.runtime,
+            let context = self.context, !self.closed
+        else { return }
         var upstream = HTTPRequestHead(version: .http1_1, method: head.method, uri: route.upstreamURI(head.uri), headers: head.headers)
         HeaderRewriting.removeHopByHop(&upstream.headers)
         let forwarding = runtime.configuration.forwarding
@@ -151,6 +177,19 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         if forwarding.via { HeaderRewriting.appendVia(&upstream.headers, version: head.version) }
         HeaderRewriting.apply(route.config.requestHeaders, to: &upstream.headers)
         if case .set(let value) = route.config.hostHeader { upstream.headers.replaceOrAdd(name: "Host", value: value) }
+        switch self.cacheMode {
+        case .fill, .revalidate:
+            // The cache wants the whole, unconditional response (its own validators aside); the
+            // client's conditions and ranges are answered from what is stored.
+            for name in ["if-none-match", "if-modified-since", "if-match", "if-unmodified-since", "range", "if-range"] {
+                upstream.headers.remove(name: name)
+            }
+            if case .revalidate(let stored) = self.cacheMode {
+                for (name, value) in CachePolicy.validators(for: stored.headers) { upstream.headers.add(name: name, value: value) }
+            }
+        case .off, .invalidate:
+            break
+        }
         if upstream.headers.contains(name: "expect") {
             // We answer `100 Continue` ourselves (as nginx does) and send the body on when we have it.
             upstream.headers.remove(name: "expect")
@@ -175,6 +214,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         }
         guard let index = balancer.pick(hashKey: hashKey, tried: self.tried, now: .now()) else {
             // Nothing healthy left: 503 if nothing was tried, else what the last attempt earned.
+            if self.cacheAnswerOnFailure() { return }
             return self.respondLocally(self.lastFailure.map(Self.status(for:)) ?? .serviceUnavailable)
         }
         self.serverIndex = index
@@ -222,6 +262,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         if let group = self.route?.upstream, self.serverIndex >= 0 { group.servers[self.serverIndex].health.recordSuccess() }
         var head = head
         HeaderRewriting.removeHopByHop(&head.headers)
+        if self.cacheKey != nil, !self.cacheResponseHead(&head) { return }
         if self.runtime?.configuration.forwarding.via == true { HeaderRewriting.appendVia(&head.headers, version: head.version) }
         if let rules = self.route?.config.responseHeaders, !rules.isEmpty { HeaderRewriting.apply(rules, to: &head.headers) }
         head.version = request.version
@@ -240,7 +281,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     }
 
     func responseBodyPart(_ buffer: ByteBuffer, execution: RequestExecution) {
-        guard !self.closed, let context = self.context else { return }
+        guard !self.closed, let context = self.context, self.cacheAnswer == nil else { return }
+        if let writer = self.cacheWriter, !writer.append(buffer) { self.cacheWriter = nil }
         self.bytesSent += buffer.readableBytes
         context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
         if !context.channel.isWritable {
@@ -257,6 +299,14 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         guard !self.closed, let context = self.context else { return }
         self.execution = nil
         self.finishUpstream()
+        if self.cacheKey != nil {
+            self.cacheResponseEnd()
+            if let answer = self.cacheAnswer, let cache = self.loop.cache {
+                self.cacheAnswer = nil
+                self.serveStored(answer, cache: cache, now: ProxyCache.now())
+                return
+            }
+        }
         if !self.requestEnded {
             // The upstream answered before the request body was done: we will not read the rest.
             self.keepAlive = false
@@ -269,6 +319,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         guard self.state == .forwarding else { return }  // we abandoned this exchange ourselves
         self.execution = nil
         self.finishUpstream(failure: error)
+        if self.cacheKey != nil { self.cacheAbandon() }
         guard !self.closed else { return }
         if self.responseHeadSent {
             self.abortConnection()
@@ -279,6 +330,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             self.startUpstream()
             return
         }
+        if self.cacheAnswerOnFailure() { return }
         self.respondLocally(Self.status(for: error))
     }
 
@@ -359,6 +411,15 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     }
 
     private func resetExchange() {
+        self.exchangeID &+= 1
+        if self.cacheKey != nil {
+            self.cacheAbandon()
+            self.cacheKey = nil
+            self.cacheMode = .off
+            self.cacheStatus = .init()
+            self.cacheAnswer = nil
+            self.serving = nil
+        }
         self.route = nil
         self.balancer = nil
         self.serverIndex = -1
@@ -399,6 +460,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             self.responsePaused = false
             self.execution?.resumeResponseBody()
         }
+        if context.channel.isWritable, self.serving != nil { self.resumeServing() }
         context.fireChannelWritabilityChanged()
     }
 
@@ -422,6 +484,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             self.execution = nil
             execution.cancel(with: TernClientError(code: .cancelled, phase: .request, detail: "client went away"))
         }
+        if self.cacheKey != nil { self.cacheAbandon() }
         context.fireChannelInactive()
     }
 
@@ -430,7 +493,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         context.close(promise: nil)
     }
 
-    private func abortConnection() {
+    func abortConnection() {
         self.closed = true
         self.context?.close(promise: nil)
     }

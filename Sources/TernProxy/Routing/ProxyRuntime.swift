@@ -83,11 +83,13 @@ final class LoopState: @unchecked Sendable {
     private var balancers: [ObjectIdentifier: LoopBalancer] = [:]
     let dateCache = DateCache()
     let accessLog: AccessLogWriter?
+    let cache: ProxyCache?
 
-    init(eventLoop: any EventLoop, runtime: ProxyRuntime, accessLog: AccessLogWriter?) {
+    init(eventLoop: any EventLoop, runtime: ProxyRuntime, accessLog: AccessLogWriter?, cache: ProxyCache? = nil) {
         self.eventLoop = eventLoop
         self.runtime = runtime
         self.accessLog = accessLog
+        self.cache = cache
     }
 
     func balancer(for group: UpstreamGroup, generation: Int) -> LoopBalancer {

@@ -18,6 +18,8 @@ import Glibc
 public final class ProxyServer: Sendable {
     public let group: MultiThreadedEventLoopGroup
     let agent: Agent
+    /// The response cache (the top-level `cache` line), shared by every loop; nil: no caching.
+    let cache: ProxyCache?
     private let loops: [ObjectIdentifier: LoopState]
     /// Active health checks run from this loop only.
     private let healthLoop: any EventLoop
@@ -54,11 +56,20 @@ public final class ProxyServer: Sendable {
             try? self.group.syncShutdownGracefully()
             throw error
         }
+        let cache: ProxyCache?
+        do {
+            let group = self.group
+            cache = try configuration.cache.map { try ProxyCache(settings: $0, eventLoopGroup: group, logger: logger) }
+        } catch {
+            try? self.group.syncShutdownGracefully()
+            throw ConfigErrors(errors: [ConfigError(location: configuration.cache!.location, message: "cannot use this cache: \(error)")])
+        }
+        self.cache = cache
         var loops: [ObjectIdentifier: LoopState] = [:]
         let accessFD = Self.openAccessLog(configuration.accessLog)
         for loop in self.group.makeIterator() {
             let writer = accessFD.map { AccessLogWriter(fd: $0, format: configuration.accessLog.format, eventLoop: loop) }
-            loops[ObjectIdentifier(loop)] = LoopState(eventLoop: loop, runtime: runtime, accessLog: writer)
+            loops[ObjectIdentifier(loop)] = LoopState(eventLoop: loop, runtime: runtime, accessLog: writer, cache: cache)
         }
         self.loops = loops
         self.state = Mutex(RunState(configuration: configuration, generation: 0))
@@ -180,6 +191,9 @@ public final class ProxyServer: Sendable {
         if configuration.listeners.map(\.endpoint) != old.listeners.map(\.endpoint) {
             self.logger.warning("listen lines changed: they take effect after a restart")
         }
+        if configuration.cache?.store != old.cache?.store || configuration.cache?.memoryTier != old.cache?.memoryTier {
+            self.logger.warning("the cache line changed: the new store takes effect after a restart")
+        }
         self.state.withLock {
             $0.configuration = configuration
             $0.generation = generation
@@ -205,6 +219,7 @@ public final class ProxyServer: Sendable {
             try? await state.eventLoop.submit { state.accessLog?.stop() }.get()
         }
         try? await self.agent.shutdown()
+        await self.cache?.shutdown()
         try await self.group.shutdownGracefully()
     }
 
