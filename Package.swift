@@ -118,6 +118,7 @@ let package = Package(
                 "TernProxy",
                 "TernTestSupport",
                 "TernClient",
+                .product(name: "NIOWebSocket", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

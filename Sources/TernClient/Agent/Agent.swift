@@ -18,7 +18,7 @@ public final class Agent: Sendable {
     /// One table of pools per loop of the group, built once; each is touched only on its own loop.
     private let loops: [ObjectIdentifier: LoopPools]
     private let sslContexts = NIOLockedValueBox<[TLSSettings: NIOSSLContext]>([:])
-    private let isShutDown = NIOLockedValueBox(false)
+    let isShutDown = NIOLockedValueBox(false)
 
     /// An agent with its own event loops, one per core.
     public convenience init(configuration: Configuration = Configuration()) {
@@ -110,7 +110,7 @@ public final class Agent: Sendable {
     }
 
     /// TLS contexts are costly (they load the trust store), so there is one per distinct settings.
-    private func sslContext(for settings: TLSSettings) throws(TernClientError) -> NIOSSLContext {
+    func sslContext(for settings: TLSSettings) throws(TernClientError) -> NIOSSLContext {
         if let context = self.sslContexts.withLockedValue({ $0[settings] }) { return context }
         let context = try TLSContextFactory.makeContext(settings)
         return self.sslContexts.withLockedValue { contexts in

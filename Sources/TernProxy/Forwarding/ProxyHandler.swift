@@ -29,7 +29,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
 
     let agent: Agent
     let loop: LoopState
-    private let scheme: String
+    let scheme: String
     var context: ChannelHandlerContext?
     var clientAddress = "-"
 
@@ -127,9 +127,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             return self.respondLocally(status, body: route.fixedBody, contentType: "text/plain; charset=utf-8")
         }
         guard let group = route.upstream else { return self.respondLocally(.internalServerError) }
-        if head.headers.contains(name: "upgrade") {
-            // Upgrade tunnelling (WebSocket) is not built yet: say so rather than half-forward it.
-            return self.respondLocally(.notImplemented, close: true)
+        if head.headers.contains(name: "upgrade"), self.beginUpgrade(head, route: route, group: group, context: context) {
+            return  // a WebSocket or other protocol switch: UpgradeTunnel.swift
         }
 
         // Body framing. llhttp has already refused conflicting or malformed framing (400).
