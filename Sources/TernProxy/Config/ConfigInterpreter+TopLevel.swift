@@ -26,6 +26,9 @@ extension ConfigInterpreter {
                     self.configuration.shutdownTimeout = timeout
                 }
             case "cache": self.cache(directive, arguments)
+            case "admin": self.admin(directive, arguments[0])
+            case "admin-allow": self.adminAllow(arguments)
+            case "tls-reload-interval": self.certificateReloadInterval(arguments[0])
             default: preconditionFailure("'\(spec.name)' is in the vocabulary at the top level but has no handler")
             }
         }

@@ -50,6 +50,9 @@ enum ConfigVocabulary {
         .init(name: "via", contexts: [.top], usage: "via on|off", arguments: 1...1),
         .init(name: "shutdown-timeout", contexts: [.top], usage: "shutdown-timeout DURATION", arguments: 1...1),
         .init(name: "cache", contexts: [.top, .route], usage: "cache off", arguments: 1...2),
+        .init(name: "admin", contexts: [.top], usage: "admin tcp:PORT[:interface=ADDRESS]|unix:PATH", arguments: 1...1),
+        .init(name: "admin-allow", contexts: [.top], usage: "admin-allow ADDRESS[/PREFIX] …", arguments: 1...unbounded),
+        .init(name: "tls-reload-interval", contexts: [.top], usage: "tls-reload-interval DURATION|off", arguments: 1...1),
         // listen { }
         .init(name: "certificate", contexts: [.listen], usage: "certificate cert=FILE [key=FILE]", arguments: 1...unbounded,
               repeatable: true),

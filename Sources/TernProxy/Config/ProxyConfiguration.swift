@@ -15,6 +15,10 @@ public struct ProxyConfiguration: Sendable, Equatable {
     public var forwarding: Forwarding = .init()
     /// Longest time in-flight requests get after SIGTERM before connections are closed.
     public var shutdownTimeout: Duration = .seconds(30)
+    /// `admin …` and `admin-allow …` (ProxyConfiguration+Admin.swift).
+    public var admin: Admin = .init()
+    /// `tls-reload-interval 10s|off`: how often certificate and key files are checked for changes.
+    public var certificateReloadInterval: Duration? = .seconds(10)
 
     public init() {}
 }

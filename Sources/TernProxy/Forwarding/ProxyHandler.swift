@@ -219,6 +219,9 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     func responseHead(_ head: HTTPResponseHead, execution: RequestExecution) {
         guard !self.closed, let context = self.context, let request = self.requestHead else { return }
         if let group = self.route?.upstream, self.serverIndex >= 0 { group.servers[self.serverIndex].health.recordSuccess() }
+        if let metrics = self.loop.metrics, let group = self.route?.upstream, let runtime = self.runtime {
+            metrics.recordUpstreamResponse(group: group, generation: runtime.generation, nanoseconds: (NIODeadline.now() - self.startTime).nanoseconds)
+        }
         var head = head
         HeaderRewriting.removeHopByHop(&head.headers)
         if self.runtime?.configuration.forwarding.via == true { HeaderRewriting.appendVia(&head.headers, version: head.version) }
@@ -328,6 +331,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     func finishExchange() {
         self.state = .idle
         self.requestsServed += 1
+        self.loop.metrics?.recordRequest(route: self.route, generation: self.runtime?.generation ?? 0, status: self.responseStatus)
         if let log = self.loop.accessLog, let head = self.requestHead {
             log.log(
                 AccessLogWriter.Entry(

@@ -83,6 +83,8 @@ final class LoopState: @unchecked Sendable {
     private var balancers: [ObjectIdentifier: LoopBalancer] = [:]
     let dateCache = DateCache()
     let accessLog: AccessLogWriter?
+    /// Set when the proxy has an admin listener (Admin/ProxyMetrics.swift).
+    var metrics: LoopMetrics?
 
     init(eventLoop: any EventLoop, runtime: ProxyRuntime, accessLog: AccessLogWriter?) {
         self.eventLoop = eventLoop

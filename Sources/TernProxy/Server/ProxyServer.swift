@@ -18,11 +18,13 @@ import Glibc
 public final class ProxyServer: Sendable {
     public let group: MultiThreadedEventLoopGroup
     let agent: Agent
-    private let loops: [ObjectIdentifier: LoopState]
+    let loops: [ObjectIdentifier: LoopState]
     /// Active health checks run from this loop only.
     private let healthLoop: any EventLoop
     private let state: Mutex<RunState>
     private let logger: Logger
+    /// The admin listener, if configured (Admin/AdminServer.swift).
+    private let admin = Mutex<AdminServer?>(nil)
 
     private struct RunState {
         var configuration: ProxyConfiguration
@@ -60,6 +62,11 @@ public final class ProxyServer: Sendable {
             let writer = accessFD.map { AccessLogWriter(fd: $0, format: configuration.accessLog.format, eventLoop: loop) }
             loops[ObjectIdentifier(loop)] = LoopState(eventLoop: loop, runtime: runtime, accessLog: writer)
         }
+        if configuration.admin.endpoint != nil {
+            // Before any pool exists, so the agent's pool metrics are made by the Prometheus factory.
+            ProxyMetricsRegistry.bootstrapOnce()
+            for state in loops.values { state.metrics = LoopMetrics() }
+        }
         self.loops = loops
         self.state = Mutex(RunState(configuration: configuration, generation: 0))
     }
@@ -80,8 +87,16 @@ public final class ProxyServer: Sendable {
             if let address = channel.localAddress { addresses.append(address) }
             self.logger.info("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         }
+        if configuration.admin.endpoint != nil {
+            let admin = try await AdminServer.start(configuration.admin, proxy: self, group: self.group)
+            self.admin.withLock { $0 = admin }
+            self.logger.info("admin listening", metadata: ["address": "\(admin.channel.localAddress.map { "\($0)" } ?? "?")"])
+        }
         return addresses
     }
+
+    /// The admin listener's address, when there is one.
+    public var adminAddress: SocketAddress? { self.admin.withLock { $0?.channel.localAddress } }
 
     private func bind(_ listener: ProxyConfiguration.Listener, limits: ProxyConfiguration.Limits) async throws -> any Channel {
         let store: CertificateStore?
@@ -199,6 +214,7 @@ public final class ProxyServer: Sendable {
             return (state.configuration.shutdownTimeout.timeAmount, state.shutDown)
         }
         guard !already else { return }
+        if let admin = self.admin.withLock({ $0 }) { await admin.stop() }
         await self.drainListeners(within: timeout ?? configured)
         // Time is up (or all drained): whatever is still open is closed with the loops.
         for state in self.loops.values {
