@@ -51,6 +51,8 @@ public final class Agent: Sendable {
     /// loop this is called on. The head is sent as given, except that `Host` and `User-Agent` are
     /// added when missing and the body framing is set from `body`. Redirects are not followed and
     /// bodies are passed through as they come (decompressed only if the configuration says so).
+    /// `maxConnections` sets this origin's pool limit on this loop from now on (nil: keep it; a
+    /// new pool starts at `maxConnectionsPerOrigin`).
     public func execute(
         _ head: HTTPRequestHead,
         to origin: Origin,
@@ -60,6 +62,7 @@ public final class Agent: Sendable {
         deadline: NIODeadline? = nil,
         connectTimeout: TimeAmount? = nil,
         readTimeout: TimeAmount? = nil,
+        maxConnections: Int? = nil,
         delegate: any ResponseDelegate
     ) -> RequestExecution {
         eventLoop.preconditionInEventLoop()
@@ -73,6 +76,7 @@ public final class Agent: Sendable {
             head.headers.add(name: "User-Agent", value: userAgent)
         }
         let pool = pools.pool(for: key) { self.makePool(key: key, on: eventLoop) }
+        if let maxConnections, maxConnections > 0, maxConnections != pool.maxConnections { pool.setMaxConnections(maxConnections) }
         let execution = RequestExecution(
             head: head,
             body: body,

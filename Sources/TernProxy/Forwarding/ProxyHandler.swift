@@ -192,6 +192,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             deadline: route.requestTimeout.map { .now() + $0 },
             connectTimeout: route.connectTimeout,
             readTimeout: route.readTimeout,
+            maxConnections: server.maxConnections ?? self.agent.configuration.maxConnectionsPerOrigin,
             delegate: self
         )
         if !execution.isFinished { self.execution = execution }
