@@ -46,6 +46,26 @@ final class ProxyUpgradeTests: ProxyTestCase {
         XCTAssertTrue(try socket.readsEndOfStream(), "the tunnel closes when the origin closes")
     }
 
+    /// A tunnel silent both ways for the route's `timeout read` is closed; traffic keeps it open.
+    func testSilentTunnelIsClosedAfterTheReadTimeout() async throws {
+        let origin = try await UpgradeOrigin.start()
+        self.cleanups.append { try await origin.stop() }
+        let (_, port) = try await self.proxy("route / {\n proxy http://127.0.0.1:\(origin.port)\n timeout read 1s\n}")
+        let socket = try BlockingSocket(port: port)
+        try socket.send("GET /idle HTTP/1.1\r\nHost: idle.test\r\nConnection: upgrade\r\nUpgrade: x-echo\r\n\r\n")
+        let head = try socket.readHead()
+        XCTAssertTrue(head.hasPrefix("HTTP/1.1 101"), head)
+        for round in 0..<4 {
+            // Every 200 ms some bytes: longer in all than the timeout, never silent for it.
+            try await Task.sleep(for: .milliseconds(200))
+            try socket.send("ping \(round)")
+            XCTAssertEqual(String(decoding: try socket.read(exactly: 6), as: UTF8.self), "ping \(round)")
+        }
+        let started = ContinuousClock.now
+        XCTAssertTrue(try socket.readsEndOfStream(), "closed by the proxy")
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - started, .milliseconds(800), "not before the timeout")
+    }
+
     func testUpstreamThatRefusesTheUpgradeAnswersAnOrdinaryResponse() async throws {
         let origin = try await UpgradeOrigin.start()
         self.cleanups.append { try await origin.stop() }

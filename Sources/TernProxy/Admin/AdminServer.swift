@@ -99,8 +99,10 @@ final class AdminHandler: ChannelInboundHandler {
             self.proxy.inFlightCounts().hop(to: context.eventLoop).whenComplete { result in
                 let (handler, context) = bound.value
                 switch result {
-                case .success(let inFlight):
-                    let html = handler.page.render(proxy: handler.proxy, uptime: uptime, inFlight: inFlight)
+                case .success(let (runtime, inFlight)):
+                    let html = handler.page.render(
+                        runtime: runtime, loops: handler.proxy.loops.count, uptime: uptime, inFlight: inFlight
+                    )
                     handler.respond(head, .ok, ByteBuffer(string: html), type: "text/html; charset=utf-8", context: context)
                 case .failure(let error):
                     handler.respond(head, .internalServerError, "cannot gather the status: \(error)\n", context: context)
@@ -138,29 +140,32 @@ final class AdminHandler: ChannelInboundHandler {
 extension AdminHandler: Sendable {}
 
 extension ProxyServer {
-    /// Exchanges under way per upstream name and server index, summed over the loops.
-    func inFlightCounts() -> EventLoopFuture<[String: [Int]]> {
+    /// The configuration in force (read on its loop) and the exchanges under way per upstream name
+    /// and server index, summed over the loops.
+    func inFlightCounts() -> EventLoopFuture<(ProxyRuntime, [String: [Int]])> {
         let states = Array(self.loops.values)
         let futures = states.map { state in
-            state.eventLoop.submit { () -> [String: [Int]] in
+            state.eventLoop.submit { () -> (ProxyRuntime, [String: [Int]]) in
                 let runtime = state.runtime
                 var counts: [String: [Int]] = [:]
                 for (name, group) in runtime.upstreams {
                     counts[name] = state.balancer(for: group, generation: runtime.generation).active
                 }
-                return counts
+                return (runtime, counts)
             }
         }
         return EventLoopFuture.whenAllSucceed(futures, on: self.group.any()).map { perLoop in
             var total: [String: [Int]] = [:]
-            for counts in perLoop {
+            // The newest configuration any loop has (a reload reaches the loops one by one).
+            let runtime = perLoop.map(\.0).max { $0.generation < $1.generation }!
+            for (_, counts) in perLoop {
                 for (name, active) in counts {
                     var sum = total[name] ?? Array(repeating: 0, count: active.count)
                     for index in active.indices where index < sum.count { sum[index] += active[index] }
                     total[name] = sum
                 }
             }
-            return total
+            return (runtime, total)
         }
     }
 }
@@ -178,9 +183,7 @@ struct StatusPage: Sendable {
         return StatusPage(template: try MustacheTemplate(string: text))
     }
 
-    func render(proxy: ProxyServer, uptime: TimeAmount, inFlight: [String: [Int]]) -> String {
-        guard let state = proxy.loops.values.first else { return "" }
-        let runtime = state.runtime
+    func render(runtime: ProxyRuntime, loops: Int, uptime: TimeAmount, inFlight: [String: [Int]]) -> String {
         let configuration = runtime.configuration
         let now = NIODeadline.now()
         let listeners: [[String: Any]] = configuration.listeners.map {
@@ -216,7 +219,7 @@ struct StatusPage: Sendable {
         return self.template.render([
             "uptime": Self.describe(uptime),
             "generation": "\(runtime.generation)",
-            "workers": "\(proxy.loops.count)",
+            "workers": "\(loops)",
             "listeners": listeners,
             "routes": routes,
             "upstreams": upstreams,

@@ -148,6 +148,7 @@ final class UpgradeTunnel: UpgradeDelegate {
         handler.serverIndex = -1  // the relay reports the end of the tunnel to the balancer
         handler.responseStatus = 101
         handler.responseHeadSent = true
+        handler.loop.metrics?.recordRequest(route: self.route, generation: handler.runtime?.generation ?? 0, status: 101)
         context.writeAndFlush(handler.wrapOutboundOut(.head(self.responseHeadForClient(head))), promise: nil)
         if let log = handler.loop.accessLog, let request = handler.requestHead {
             log.log(
@@ -159,7 +160,7 @@ final class UpgradeTunnel: UpgradeDelegate {
             )
         }
         let client = context.channel
-        let (clientRelay, upstreamRelay) = TunnelRelay.pair {
+        let (clientRelay, upstreamRelay) = TunnelRelay.pair(idleTimeout: self.route.readTimeout, on: context.eventLoop) {
             if server >= 0 { balancer?.finished(server) }
         }
         do {
@@ -268,6 +269,48 @@ final class WritabilityWatcher: ChannelInboundHandler, RemovableChannelHandler {
 @available(*, unavailable)
 extension WritabilityWatcher: Sendable {}
 
+/// When the last byte went through a tunnel, either way; closes both ends after `timeout` of
+/// silence (the route's `timeout read`, as nginx's `proxy_read_timeout` bounds a WebSocket).
+final class TunnelIdleTimer {
+    private let timeout: TimeAmount
+    private let eventLoop: any EventLoop
+    var last = NIODeadline.now()
+    private var task: Scheduled<Void>?
+    private var expired: (() -> Void)?
+
+    init(timeout: TimeAmount, eventLoop: any EventLoop) {
+        self.timeout = timeout
+        self.eventLoop = eventLoop
+    }
+
+    func start(_ expired: @escaping () -> Void) {
+        self.expired = expired
+        self.arm()
+    }
+
+    private func arm() {
+        self.task = self.eventLoop.assumeIsolated().scheduleTask(deadline: self.last + self.timeout) { [self] in
+            self.task = nil
+            if NIODeadline.now() - self.last >= self.timeout {
+                let expired = self.expired
+                self.expired = nil
+                expired?()
+            } else if self.expired != nil {
+                self.arm()
+            }
+        }
+    }
+
+    func stop() {
+        self.expired = nil
+        self.task?.cancel()
+        self.task = nil
+    }
+}
+
+@available(*, unavailable)
+extension TunnelIdleTimer: Sendable {}
+
 /// One end of a byte tunnel (the pattern of swift-nio's `GlueHandler`): what one channel reads,
 /// its partner writes. Backpressure: a side reads only while its partner's channel is writable.
 /// A half-close is passed on as a half-close; when either channel closes, the other is closed
@@ -284,15 +327,24 @@ final class TunnelRelay: ChannelDuplexHandler {
     private var outputClosed = false
     private var closing = false
     private let onClose: (() -> Void)?
+    private let idle: TunnelIdleTimer
 
-    private init(onClose: (() -> Void)?) { self.onClose = onClose }
+    private init(idle: TunnelIdleTimer, onClose: (() -> Void)?) {
+        self.idle = idle
+        self.onClose = onClose
+    }
 
     /// The client's end (which reports the tunnel's end through `onClose`) and the upstream's.
-    static func pair(onClose: @escaping () -> Void) -> (TunnelRelay, TunnelRelay) {
-        let first = TunnelRelay(onClose: onClose)
-        let second = TunnelRelay(onClose: nil)
+    static func pair(idleTimeout: TimeAmount, on eventLoop: any EventLoop, onClose: @escaping () -> Void) -> (TunnelRelay, TunnelRelay) {
+        let idle = TunnelIdleTimer(timeout: idleTimeout, eventLoop: eventLoop)
+        let first = TunnelRelay(idle: idle, onClose: onClose)
+        let second = TunnelRelay(idle: idle, onClose: nil)
         first.partner = second
         second.partner = first
+        idle.start { [weak first, weak second] in
+            first?.context?.close(promise: nil)
+            second?.context?.close(promise: nil)
+        }
         return (first, second)
     }
 
@@ -307,6 +359,7 @@ final class TunnelRelay: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let partner = self.partner, let other = partner.context, !partner.outputClosed else { return }
+        self.idle.last = .now()
         other.write(data, promise: nil)
     }
 
@@ -343,6 +396,7 @@ final class TunnelRelay: ChannelDuplexHandler {
 
     func channelInactive(context: ChannelHandlerContext) {
         self.closing = true
+        self.idle.stop()
         if let onClose { onClose() }
         self.partner?.closeAfterWrites()
         context.fireChannelInactive()
