@@ -66,6 +66,23 @@ final class ProxyUpgradeTests: ProxyTestCase {
         XCTAssertGreaterThanOrEqual(ContinuousClock.now - started, .milliseconds(800), "not before the timeout")
     }
 
+    /// The client half-closes: the origin sees the end of input through the proxy and can still
+    /// answer before it closes.
+    func testHalfCloseIsPassedOn() async throws {
+        let origin = try await UpgradeOrigin.start()
+        self.cleanups.append { try await origin.stop() }
+        let (_, port) = try await self.proxy("route / {\n proxy http://127.0.0.1:\(origin.port)\n}")
+        let socket = try BlockingSocket(port: port)
+        try socket.send("GET /half HTTP/1.1\r\nHost: half.test\r\nConnection: upgrade\r\nUpgrade: x-echo\r\n\r\n")
+        XCTAssertTrue(try socket.readHead().hasPrefix("HTTP/1.1 101"))
+        try socket.send("last words")
+        XCTAssertEqual(String(decoding: try socket.read(exactly: 10), as: UTF8.self), "last words")
+        socket.shutdownWrite()
+        let farewell = "bye after your end"
+        XCTAssertEqual(String(decoding: try socket.read(exactly: farewell.utf8.count), as: UTF8.self), farewell)
+        XCTAssertTrue(try socket.readsEndOfStream())
+    }
+
     func testUpstreamThatRefusesTheUpgradeAnswersAnOrdinaryResponse() async throws {
         let origin = try await UpgradeOrigin.start()
         self.cleanups.append { try await origin.stop() }
@@ -129,6 +146,7 @@ final class UpgradeOrigin: Sendable {
     static func start() async throws -> UpgradeOrigin {
         let channel = try await ServerBootstrap(group: MultiThreadedEventLoopGroup.singleton)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
+            .childChannelOption(.allowRemoteHalfClosure, value: true)
             .childChannelInitializer { channel in
                 let websocket = NIOWebSocketServerUpgrader(
                     shouldUpgrade: { channel, head in
@@ -230,8 +248,13 @@ private final class RawEchoHandler: ChannelDuplexHandler {
         }
     }
 
+    /// The client is done sending: answer one last line, then close.
     func userInboundEventTriggered(context: ChannelHandlerContext, event: Any) {
-        if let event = event as? ChannelEvent, event == .inputClosed { context.close(promise: nil) }
+        if let event = event as? ChannelEvent, event == .inputClosed {
+            context.writeAndFlush(Self.wrapOutboundOut(ByteBuffer(string: "bye after your end"))).assumeIsolated().whenComplete { _ in
+                context.close(promise: nil)
+            }
+        }
     }
 }
 
@@ -346,6 +369,8 @@ final class BlockingSocket {
     deinit { close(self.fd) }
 
     func send(_ text: String) throws { try self.send(bytes: Array(text.utf8)) }
+
+    func shutdownWrite() { _ = Glibc.shutdown(self.fd, Int32(SHUT_WR)) }
 
     func send(bytes: [UInt8]) throws {
         let n = bytes.withUnsafeBytes { Glibc.send(self.fd, $0.baseAddress, $0.count, 0) }
