@@ -18,7 +18,7 @@ public final class Agent: Sendable {
     /// One table of pools per loop of the group, built once; each is touched only on its own loop.
     private let loops: [ObjectIdentifier: LoopPools]
     private let sslContexts = NIOLockedValueBox<[TLSSettings: NIOSSLContext]>([:])
-    private let isShutDown = NIOLockedValueBox(false)
+    let isShutDown = NIOLockedValueBox(false)
 
     /// An agent with its own event loops, one per core.
     public convenience init(configuration: Configuration = Configuration()) {
@@ -51,6 +51,8 @@ public final class Agent: Sendable {
     /// loop this is called on. The head is sent as given, except that `Host` and `User-Agent` are
     /// added when missing and the body framing is set from `body`. Redirects are not followed and
     /// bodies are passed through as they come (decompressed only if the configuration says so).
+    /// `maxConnections` sets this origin's pool limit on this loop from now on (nil: keep it; a
+    /// new pool starts at `maxConnectionsPerOrigin`).
     public func execute(
         _ head: HTTPRequestHead,
         to origin: Origin,
@@ -60,6 +62,7 @@ public final class Agent: Sendable {
         deadline: NIODeadline? = nil,
         connectTimeout: TimeAmount? = nil,
         readTimeout: TimeAmount? = nil,
+        maxConnections: Int? = nil,
         delegate: any ResponseDelegate
     ) -> RequestExecution {
         eventLoop.preconditionInEventLoop()
@@ -73,6 +76,7 @@ public final class Agent: Sendable {
             head.headers.add(name: "User-Agent", value: userAgent)
         }
         let pool = pools.pool(for: key) { self.makePool(key: key, on: eventLoop) }
+        if let maxConnections, maxConnections > 0, maxConnections != pool.maxConnections { pool.setMaxConnections(maxConnections) }
         let execution = RequestExecution(
             head: head,
             body: body,
@@ -110,7 +114,7 @@ public final class Agent: Sendable {
     }
 
     /// TLS contexts are costly (they load the trust store), so there is one per distinct settings.
-    private func sslContext(for settings: TLSSettings) throws(TernClientError) -> NIOSSLContext {
+    func sslContext(for settings: TLSSettings) throws(TernClientError) -> NIOSSLContext {
         if let context = self.sslContexts.withLockedValue({ $0[settings] }) { return context }
         let context = try TLSContextFactory.makeContext(settings)
         return self.sslContexts.withLockedValue { contexts in

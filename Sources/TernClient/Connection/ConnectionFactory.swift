@@ -19,11 +19,26 @@ struct ConnectionFactory {
         on eventLoop: any EventLoop,
         connectTimeout: TimeAmount? = nil
     ) -> EventLoopFuture<any Channel> {
+        let boundPool = NIOLoopBound(pool, eventLoop: eventLoop)
+        let readTimeout = self.configuration.readTimeout
+        let decompresses = self.configuration.decompression != .disabled
+        return self.makeChannel(on: eventLoop, connectTimeout: connectTimeout, decompression: self.configuration.decompression) {
+            HTTP1Connection(id: id, pool: boundPool.value, readTimeout: readTimeout, decompresses: decompresses)
+        }
+    }
+
+    /// Connects, adds TLS and the HTTP/1.1 codec, then `lastHandler()`. The response decoder
+    /// forwards the bytes that follow a `101` when it is removed (`Agent.executeUpgrade`).
+    func makeChannel(
+        on eventLoop: any EventLoop,
+        connectTimeout: TimeAmount?,
+        decompression: Decompression,
+        lastHandler: @escaping @Sendable () -> any ChannelHandler
+    ) -> EventLoopFuture<any Channel> {
         let configuration = self.configuration
         let origin = self.origin
         let sslContext = self.sslContext
         let serverName = self.tls.serverName ?? (origin.scheme.isUnix || origin.host.isIPAddress ? nil : origin.host)
-        let boundPool = NIOLoopBound(pool, eventLoop: eventLoop)
         let handshake = eventLoop.makePromise(of: Void.self)
 
         let bootstrap = ClientBootstrap(group: eventLoop)
@@ -43,19 +58,12 @@ struct ConnectionFactory {
                     limits.maxHeaderListSize = configuration.maxResponseHeadSize
                     try sync.addHandler(HTTPRequestEncoder())
                     try sync.addHandler(
-                        ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .dropBytes, limitConfiguration: limits))
+                        ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: limits))
                     )
-                    if case .enabled(let limit) = configuration.decompression {
+                    if case .enabled(let limit) = decompression {
                         try sync.addHandler(NIOHTTPResponseDecompressor(limit: .size(limit)))
                     }
-                    try sync.addHandler(
-                        HTTP1Connection(
-                            id: id,
-                            pool: boundPool.value,
-                            readTimeout: configuration.readTimeout,
-                            decompresses: configuration.decompression != .disabled
-                        )
-                    )
+                    try sync.addHandler(lastHandler())
                 }
             }
 

@@ -78,6 +78,12 @@ final class OriginPool {
         }
     }
 
+    var maxConnections: Int { self.machine.maxConnections }
+
+    func setMaxConnections(_ limit: Int) {
+        self.machine.setMaxConnections(limit)
+    }
+
     func waiterLeft(_ id: PoolStateMachine.WaiterID, error: TernClientError) {
         guard let waiter = self.waiters.removeValue(forKey: id) else { return }
         waiter.timer?.cancel()

@@ -56,7 +56,7 @@ struct PoolStateMachine {
         static let none = Action()
     }
 
-    let maxConnections: Int
+    private(set) var maxConnections: Int
     let maxWaiters: Int
     private(set) var connections: [ConnectionID: ConnectionState] = [:]
     private(set) var startingCount = 0
@@ -70,6 +70,14 @@ struct PoolStateMachine {
         precondition(maxConnections > 0, "a pool needs room for one connection")
         self.maxConnections = maxConnections
         self.maxWaiters = maxWaiters
+    }
+
+    /// A new limit for the connections of this pool (a per-origin override, e.g. the proxy's
+    /// `max-conns`). Connections over a lowered limit are not closed; no new ones open until the
+    /// count is under it. A raised limit is used by the next lease or release.
+    mutating func setMaxConnections(_ limit: Int) {
+        precondition(limit > 0, "a pool needs room for one connection")
+        self.maxConnections = limit
     }
 
     var idleCount: Int { self.idle.count }

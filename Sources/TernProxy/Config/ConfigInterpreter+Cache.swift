@@ -123,7 +123,7 @@ extension ConfigInterpreter {
         var ranges: [AddressRange] = self.sawPurgeAllow ? self.configuration.purgeAllow : []
         self.sawPurgeAllow = true
         for token in arguments {
-            guard let range = AddressRange(token.text) else {
+            guard let range = AddressRange(parsing: token.text) else {
                 self.expected("an IP address or CIDR block like 10.0.0.0/8", got: token.text, at: token.location)
                 continue
             }

@@ -61,7 +61,7 @@ extension ConfigInterpreter {
     }
 
     /// The endpoint string; for `ssl`, its certificates are the one named in the string, if any.
-    private mutating func endpoint(_ token: ConfigToken) -> ProxyConfiguration.Listener.Endpoint? {
+    mutating func endpoint(_ token: ConfigToken) -> ProxyConfiguration.Listener.Endpoint? {
         let description = EndpointString(parsing: token.text)
         let type = description.type.text.lowercased()
         let allowed: [String]

@@ -29,6 +29,9 @@ extension ConfigInterpreter {
             case "cache-max-object", "cache-lock-timeout", "cache-store-timeout", "cache-keep-stale":
                 self.pendingCacheSettings.append((spec.name, arguments[0], directive.location))
             case "purge-allow": self.purgeAllow(arguments)
+            case "admin": self.admin(directive, arguments[0])
+            case "admin-allow": self.adminAllow(arguments)
+            case "tls-reload-interval": self.certificateReloadInterval(arguments[0])
             default: preconditionFailure("'\(spec.name)' is in the vocabulary at the top level but has no handler")
             }
         }

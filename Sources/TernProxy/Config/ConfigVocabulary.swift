@@ -58,6 +58,9 @@ enum ConfigVocabulary {
         .init(name: "cache-keep-stale", contexts: [.top], usage: "cache-keep-stale DURATION", arguments: 1...1),
         .init(name: "purge-allow", contexts: [.top], usage: "purge-allow ADDRESS|CIDR …", arguments: 1...unbounded,
               repeatable: true),
+        .init(name: "admin", contexts: [.top], usage: "admin tcp:PORT[:interface=ADDRESS]|unix:PATH", arguments: 1...1),
+        .init(name: "admin-allow", contexts: [.top], usage: "admin-allow ADDRESS[/PREFIX] …", arguments: 1...unbounded),
+        .init(name: "tls-reload-interval", contexts: [.top], usage: "tls-reload-interval DURATION|off", arguments: 1...1),
         // listen { }
         .init(name: "certificate", contexts: [.listen], usage: "certificate cert=FILE [key=FILE]", arguments: 1...unbounded,
               repeatable: true),

@@ -19,6 +19,10 @@ public struct ProxyConfiguration: Sendable, Equatable {
     public var cache: Cache?
     /// `purge-allow`: the addresses PURGE is accepted from (403 elsewhere).
     public var purgeAllow: [AddressRange] = AddressRange.loopback
+    /// `admin …` and `admin-allow …` (ProxyConfiguration+Admin.swift).
+    public var admin: Admin = .init()
+    /// `tls-reload-interval 10s|off`: how often certificate and key files are checked for changes.
+    public var certificateReloadInterval: Duration? = .seconds(10)
 
     public init() {}
 }

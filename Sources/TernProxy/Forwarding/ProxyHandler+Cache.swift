@@ -485,7 +485,7 @@ extension ProxyHandler {
 
     private func purge(_ key: CacheKey, cache: ProxyCache) {
         guard let context = self.context, let runtime = self.runtime else { return }
-        guard runtime.configuration.purgeAllow.allows(self.clientAddress) || self.clientAddress == "unix" else {
+        guard runtime.configuration.purgeAllow.allows(context.channel.remoteAddress) else {
             self.respondLocally(.forbidden)
             return
         }

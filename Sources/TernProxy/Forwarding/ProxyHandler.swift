@@ -141,10 +141,9 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         if let status = route.fixedStatus {
             return self.respondLocally(status, body: route.fixedBody, contentType: "text/plain; charset=utf-8")
         }
-        guard route.upstream != nil else { return self.respondLocally(.internalServerError) }
-        if head.headers.contains(name: "upgrade") {
-            // Upgrade tunnelling (WebSocket) is not built yet: say so rather than half-forward it.
-            return self.respondLocally(.notImplemented, close: true)
+        guard let group = route.upstream else { return self.respondLocally(.internalServerError) }
+        if head.headers.contains(name: "upgrade"), self.beginUpgrade(head, route: route, group: group, context: context) {
+            return  // a WebSocket or other protocol switch: UpgradeTunnel.swift
         }
 
         // Body framing. llhttp has already refused conflicting or malformed framing (400).
@@ -233,6 +232,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             deadline: route.requestTimeout.map { .now() + $0 },
             connectTimeout: route.connectTimeout,
             readTimeout: route.readTimeout,
+            maxConnections: server.maxConnections ?? self.agent.configuration.maxConnectionsPerOrigin,
             delegate: self
         )
         if !execution.isFinished { self.execution = execution }
@@ -260,6 +260,9 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     func responseHead(_ head: HTTPResponseHead, execution: RequestExecution) {
         guard !self.closed, let context = self.context, let request = self.requestHead else { return }
         if let group = self.route?.upstream, self.serverIndex >= 0 { group.servers[self.serverIndex].health.recordSuccess() }
+        if let metrics = self.loop.metrics, let group = self.route?.upstream, let runtime = self.runtime {
+            metrics.recordUpstreamResponse(group: group, generation: runtime.generation, nanoseconds: (NIODeadline.now() - self.startTime).nanoseconds)
+        }
         var head = head
         HeaderRewriting.removeHopByHop(&head.headers)
         if self.cacheKey != nil, !self.cacheResponseHead(&head) { return }
@@ -381,6 +384,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     func finishExchange() {
         self.state = .idle
         self.requestsServed += 1
+        self.loop.metrics?.recordRequest(route: self.route, generation: self.runtime?.generation ?? 0, status: self.responseStatus)
         if let log = self.loop.accessLog, let head = self.requestHead {
             log.log(
                 AccessLogWriter.Entry(

@@ -84,6 +84,8 @@ final class LoopState: @unchecked Sendable {
     let dateCache = DateCache()
     let accessLog: AccessLogWriter?
     let cache: ProxyCache?
+    /// Set when the proxy has an admin listener (Admin/ProxyMetrics.swift).
+    var metrics: LoopMetrics?
 
     init(eventLoop: any EventLoop, runtime: ProxyRuntime, accessLog: AccessLogWriter?, cache: ProxyCache? = nil) {
         self.eventLoop = eventLoop

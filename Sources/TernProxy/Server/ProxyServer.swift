@@ -20,11 +20,15 @@ public final class ProxyServer: Sendable {
     let agent: Agent
     /// The response cache (the top-level `cache` line), shared by every loop; nil: no caching.
     let cache: ProxyCache?
-    private let loops: [ObjectIdentifier: LoopState]
+    let loops: [ObjectIdentifier: LoopState]
     /// Active health checks run from this loop only.
     private let healthLoop: any EventLoop
     private let state: Mutex<RunState>
     private let logger: Logger
+    /// The admin listener, if configured (Admin/AdminServer.swift).
+    private let admin = Mutex<AdminServer?>(nil)
+    /// Polls certificate files when `tls-reload-interval` is on (CertificateWatcher.swift).
+    private let certificateWatcher = Mutex<CertificateWatcher?>(nil)
 
     private struct RunState {
         var configuration: ProxyConfiguration
@@ -71,6 +75,11 @@ public final class ProxyServer: Sendable {
             let writer = accessFD.map { AccessLogWriter(fd: $0, format: configuration.accessLog.format, eventLoop: loop) }
             loops[ObjectIdentifier(loop)] = LoopState(eventLoop: loop, runtime: runtime, accessLog: writer, cache: cache)
         }
+        if configuration.admin.endpoint != nil {
+            // Before any pool exists, so the agent's pool metrics are made by the Prometheus factory.
+            ProxyMetricsRegistry.bootstrapOnce()
+            for state in loops.values { state.metrics = LoopMetrics() }
+        }
         self.loops = loops
         self.state = Mutex(RunState(configuration: configuration, generation: 0))
     }
@@ -91,8 +100,32 @@ public final class ProxyServer: Sendable {
             if let address = channel.localAddress { addresses.append(address) }
             self.logger.info("listening", metadata: ["address": "\(channel.localAddress.map { "\($0)" } ?? "?")"])
         }
+        if let interval = configuration.certificateReloadInterval, !self.certificateTargets().isEmpty {
+            let watcher = CertificateWatcher(logger: self.logger) { [weak self] in self?.certificateTargets() ?? [] }
+            watcher.start(interval: interval)
+            self.certificateWatcher.withLock { $0 = watcher }
+        }
+        if configuration.admin.endpoint != nil {
+            let admin = try await AdminServer.start(configuration.admin, proxy: self, group: self.group)
+            self.admin.withLock { $0 = admin }
+            self.logger.info("admin listening", metadata: ["address": "\(admin.channel.localAddress.map { "\($0)" } ?? "?")"])
+        }
         return addresses
     }
+
+    /// Each ssl listener's certificate store with the certificates of the configuration in force.
+    func certificateTargets() -> [CertificateWatcher.Target] {
+        self.state.withLock { state in
+            let lists = state.configuration.listeners.compactMap { listener -> [ProxyConfiguration.Certificate]? in
+                if case .ssl(_, _, let certificates) = listener.endpoint { return certificates }
+                return nil
+            }
+            return zip(state.certificateStores, lists).map { CertificateWatcher.Target(store: $0, certificates: $1) }
+        }
+    }
+
+    /// The admin listener's address, when there is one.
+    public var adminAddress: SocketAddress? { self.admin.withLock { $0?.channel.localAddress } }
 
     private func bind(_ listener: ProxyConfiguration.Listener, limits: ProxyConfiguration.Limits) async throws -> any Channel {
         let store: CertificateStore?
@@ -198,6 +231,7 @@ public final class ProxyServer: Sendable {
             $0.configuration = configuration
             $0.generation = generation
         }
+        self.certificateWatcher.withLock { $0 }?.remember()
         for state in self.loops.values {
             state.eventLoop.execute {
                 state.runtime = runtime
@@ -213,6 +247,8 @@ public final class ProxyServer: Sendable {
             return (state.configuration.shutdownTimeout.timeAmount, state.shutDown)
         }
         guard !already else { return }
+        if let admin = self.admin.withLock({ $0 }) { await admin.stop() }
+        self.certificateWatcher.withLock { $0 }?.stop()
         await self.drainListeners(within: timeout ?? configured)
         // Time is up (or all drained): whatever is still open is closed with the loops.
         for state in self.loops.values {
