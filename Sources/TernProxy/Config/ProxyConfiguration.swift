@@ -233,8 +233,21 @@ extension ProxyConfiguration {
         public var maxRequestsPerConnection = 1000
         /// `max-connections 10000` per listener.
         public var maxConnections = 10_000
+        /// `rate-limit 10r/s burst=20`: requests per client address (429 past it); nil: none.
+        public var rateLimit: RateLimit?
 
         public init() {}
+    }
+
+    /// A token bucket per client address: `burst` requests at once, then `requestsPerSecond`.
+    public struct RateLimit: Sendable, Equatable {
+        public var requestsPerSecond: Double
+        public var burst: Int
+
+        public init(requestsPerSecond: Double, burst: Int) {
+            self.requestsPerSecond = requestsPerSecond
+            self.burst = burst
+        }
     }
 
     public struct Forwarding: Sendable, Equatable {
