@@ -27,6 +27,9 @@ final class RateLimiter: Sendable {
         self.buckets = Mutex([:])
     }
 
+    /// Addresses remembered now.
+    var count: Int { self.buckets.withLock { $0.count } }
+
     /// nil: admitted (one token spent). Otherwise the whole seconds to wait before a token is back.
     func admit(_ client: String, now: UInt64 = NIODeadline.now().uptimeNanoseconds) -> Int? {
         self.buckets.withLock { buckets in
