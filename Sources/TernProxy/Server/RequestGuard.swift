@@ -198,6 +198,11 @@ final class RequestGuard: ChannelDuplexHandler {
             if !self.responseOpen && self.outstanding <= 1 {
                 self.writeRefusal(status, version: .http1_1, retryAfter: nil, context: context)
             }
+        } else if !self.refusing {
+            // TLS handshakes that fail (garbage, plain HTTP on a TLS port), resets: the connection
+            // ends; say why. Resets and the like are everyday, so they stay at debug.
+            let level: Logger.Level = error is IOError ? .debug : .info
+            self.logger.log(level: level, "connection closed on error", metadata: ["client": "\(self.clientAddress)", "error": "\(error)"])
         }
         context.fireErrorCaught(error)
     }
