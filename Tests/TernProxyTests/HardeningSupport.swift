@@ -103,7 +103,8 @@ struct RawResponse {
 
     /// The complete responses at the start of `bytes` (those with a Content-Length, or without a
     /// body); a last response without a length takes the rest.
-    static func parseAll(_ bytes: [UInt8]) -> [RawResponse] {
+    /// `partial`: a last response cut short (or answering HEAD) counts, with the bytes there are.
+    static func parseAll(_ bytes: [UInt8], partial: Bool = false) -> [RawResponse] {
         var responses: [RawResponse] = []
         var index = 0
         let separator: [UInt8] = Array("\r\n\r\n".utf8)
@@ -120,7 +121,13 @@ struct RawResponse {
             var response = RawResponse(status: status, headers: headers, body: [])
             let bodyStart = end.upperBound
             if let length = response.header("content-length").flatMap(Int.init) {
-                guard bodyStart + length <= bytes.count else { break }
+                guard bodyStart + length <= bytes.count else {
+                    if partial {
+                        response.body = Array(bytes[bodyStart...])
+                        responses.append(response)
+                    }
+                    break
+                }
                 response.body = Array(bytes[bodyStart..<bodyStart + length])
                 index = bodyStart + length
             } else if status < 200 || status == 204 || status == 304 {
