@@ -54,6 +54,8 @@ enum ConfigVocabulary {
         .init(name: "certificate", contexts: [.listen], usage: "certificate cert=FILE [key=FILE]", arguments: 1...unbounded,
               repeatable: true),
         .init(name: "redirect-https", contexts: [.listen], usage: "redirect-https PORT", arguments: 1...1),
+        .init(name: "allow", contexts: [.listen], usage: "allow ADDRESS[/PREFIX] …", arguments: 1...unbounded,
+              repeatable: true),
         // upstream { }
         .init(name: "server", contexts: [.upstream],
               usage: "server HOST:PORT|[IPv6]:PORT|unix:PATH [weight=N] [max-fails=N] [fail-timeout=DURATION] [max-conns=N]",

@@ -50,6 +50,8 @@ extension ProxyConfiguration {
         public var endpoint: Endpoint
         /// Answer plain HTTP on this listener with a redirect to this HTTPS port (`redirect-https 8443`).
         public var redirectToHTTPSPort: Int?
+        /// `allow 127.0.0.1 10.0.0.0/8`: only these clients are served (403 to others); empty: all.
+        public var allowedClients = AddressAllowList()
         public var location: SourceLocation
 
         public init(endpoint: Endpoint, redirectToHTTPSPort: Int? = nil, location: SourceLocation) {

@@ -9,10 +9,12 @@ struct ListenerGuards: Sendable {
     let limits: ProxyConfiguration.Limits
     let rules: RequestRules
     let rateLimiter: RateLimiter?
+    let allowList: AddressAllowList
     let logger: Logger
 
-    init(limits: ProxyConfiguration.Limits, logger: Logger) {
+    init(limits: ProxyConfiguration.Limits, allowList: AddressAllowList = .init(), logger: Logger) {
         self.limits = limits
+        self.allowList = allowList
         self.rules = RequestRules(limits)
         self.rateLimiter = limits.rateLimit.map { RateLimiter($0) }
         self.logger = logger
@@ -50,6 +52,8 @@ struct ListenerGuards: Sendable {
             withDecoderLimitConfiguration: self.decoderLimits
         )
         try sync.addHandler(
-            RequestGuard(rules: self.rules, rateLimiter: self.rateLimiter, timer: timer, loop: loop, logger: self.logger))
+            RequestGuard(
+                rules: self.rules, rateLimiter: self.rateLimiter, allowList: self.allowList, timer: timer, loop: loop,
+                logger: self.logger))
     }
 }

@@ -39,7 +39,7 @@ struct RequestRules: Sendable {
             size += name.utf8.count + value.utf8.count
             if !Self.isToken(name) { return Violation(status: .badRequest, reason: "invalid header name") }
             if !Self.isFieldValue(value) { return Violation(status: .badRequest, reason: "control character in the \(name) field") }
-            if name.utf8.count == 14, name.lowercased() == "content-length" {
+            if name.asciiCaseInsensitiveEquals("content-length") {
                 contentLengthFields += 1
                 // `Content-Length: 5, 5` and repeated equal fields are one length (RFC 9110 §8.6);
                 // anything else is two lengths or none.
@@ -53,11 +53,11 @@ struct RequestRules: Sendable {
                     }
                     contentLength = length
                 }
-            } else if name.utf8.count == 17, name.lowercased() == "transfer-encoding" {
+            } else if name.asciiCaseInsensitiveEquals("transfer-encoding") {
                 for coding in value.split(separator: ",", omittingEmptySubsequences: false) {
                     transferEncodings.append(coding.trimmingSpaces)
                 }
-            } else if name.utf8.count == 4, name.lowercased() == "host" {
+            } else if name.asciiCaseInsensitiveEquals("host") {
                 hosts += 1
             }
         }
@@ -117,6 +117,18 @@ struct RequestRules: Sendable {
     }
 }
 
+extension String {
+    /// Compares with a lowercase ASCII word without allocating.
+    fileprivate func asciiCaseInsensitiveEquals(_ lowercase: StaticString) -> Bool {
+        guard self.utf8.count == lowercase.utf8CodeUnitCount else { return false }
+        return lowercase.withUTF8Buffer { expected in
+            zip(self.utf8, expected).allSatisfy { byte, want in
+                (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == want
+            }
+        }
+    }
+}
+
 extension Substring {
     fileprivate var trimmingSpaces: Substring {
         var slice = self
@@ -140,6 +152,9 @@ final class RequestGuard: ChannelDuplexHandler {
 
     private let rules: RequestRules
     private let rateLimiter: RateLimiter?
+    private let allowList: AddressAllowList
+    /// The client's address is not in the listener's `allow` list.
+    private var forbidden = false
     private let timer: HeadTimer?
     private let loop: LoopState
     private let logger: Logger
@@ -152,9 +167,13 @@ final class RequestGuard: ChannelDuplexHandler {
     private var refusing = false
     private var pending: (status: HTTPResponseStatus, version: HTTPVersion, retryAfter: Int?)?
 
-    init(rules: RequestRules, rateLimiter: RateLimiter?, timer: HeadTimer?, loop: LoopState, logger: Logger) {
+    init(
+        rules: RequestRules, rateLimiter: RateLimiter?, allowList: AddressAllowList = .init(), timer: HeadTimer?, loop: LoopState,
+        logger: Logger
+    ) {
         self.rules = rules
         self.rateLimiter = rateLimiter
+        self.allowList = allowList
         self.timer = timer
         self.loop = loop
         self.logger = logger
@@ -162,6 +181,7 @@ final class RequestGuard: ChannelDuplexHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         if let address = context.channel.remoteAddress?.ipAddress { self.clientAddress = address }
+        self.forbidden = !self.allowList.allows(context.channel.remoteAddress)
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
@@ -170,6 +190,9 @@ final class RequestGuard: ChannelDuplexHandler {
         switch part {
         case .head(let head):
             self.timer?.headComplete()
+            if self.forbidden {
+                return self.refuse(.forbidden, reason: "client address not in the listener's allow list", version: head.version, context: context)
+            }
             if let violation = self.rules.check(head) {
                 return self.refuse(violation.status, reason: violation.reason, version: head.version, context: context)
             }
