@@ -115,3 +115,23 @@ enum HTTPRequestHeadBuilder {
         HTTPRequestHead(version: .http1_1, method: HTTPMethod(rawValue: method), uri: uri, headers: HTTPHeaders(headers))
     }
 }
+
+/// A refusal behind pipelined requests still being answered waits for their answers.
+final class HardeningPipelinedRefusalTests: ProxyTestCase {
+    func testBadHeadBehindAPipelinedRequestIsAnsweredInOrderThenClosed() async throws {
+        let origin = try await self.origin("a")
+        let (_, port) = try await self.proxy("route / { proxy http://127.0.0.1:\(origin.port) }")
+        for bad in ["GET /b HTTP/1.1\r\nHost: x\r\nX: a\u{0}b\r\n\r\n", "GET /b HTTP/1.1\r\n\r\n", "GET /\(String(repeating: "u", count: 9000)) HTTP/1.1\r\nHost: x\r\n\r\n"] {
+            let connection = try RawConnection(port: port)
+            connection.send("GET /first HTTP/1.1\r\nHost: x\r\n\r\n" + bad + "GET /never HTTP/1.1\r\nHost: x\r\n\r\n")
+            connection.readUntilClose()
+            XCTAssertTrue(connection.closedByPeer)
+            let responses = RawResponse.parseAll(connection.received)
+            XCTAssertEqual(responses.map(\.status).first, 200, connection.text)
+            XCTAssertEqual(responses.map(\.status).dropFirst().first.map { $0 >= 400 }, true, connection.text)
+            XCTAssertEqual(responses.count, 2, connection.text)
+            XCTAssertTrue(String(decoding: responses[0].body, as: UTF8.self).hasPrefix("a GET /first"))
+        }
+        XCTAssertEqual(origin.requests, 3, "only /first: nothing after the bad head is forwarded")
+    }
+}

@@ -161,6 +161,8 @@ final class RequestGuard: ChannelDuplexHandler {
     private var clientAddress = "-"
     /// Requests handed on whose response has not ended.
     private var outstanding = 0
+    /// A head was handed on and its request's end has not come yet.
+    private var readingBody = false
     /// A response head went out and its end has not.
     private var responseOpen = false
     /// Refused: everything read from now on is dropped.
@@ -201,8 +203,10 @@ final class RequestGuard: ChannelDuplexHandler {
                     .tooManyRequests, reason: "rate limit", version: head.version, retryAfter: wait, context: context)
             }
             self.outstanding += 1
+            self.readingBody = true
             self.timer?.responseInProgress = true
         case .end:
+            self.readingBody = false
             self.timer?.requestEnded()
         case .body:
             break
@@ -215,13 +219,22 @@ final class RequestGuard: ChannelDuplexHandler {
             let status: HTTPResponseStatus = error == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
             self.refusing = true
             self.log(status, reason: "unparsable request: \(error)")
-            // The decoder closes the connection right after this: answer now or never. With one
-            // request under way and no response begun, the error is in that request's body (a bad
-            // chunk): it gets the 400, and the exchange upstream is cancelled when we close.
-            if !self.responseOpen && self.outstanding <= 1 {
+            if self.readingBody {
+                // The error is in the body of the request under way (a bad chunk): it gets the
+                // answer if none has begun, and closing cancels the exchange upstream.
+                if !self.responseOpen { self.writeRefusal(status, version: .http1_1, retryAfter: nil, context: context) }
+            } else if self.outstanding == 0 && !self.responseOpen {
                 self.writeRefusal(status, version: .http1_1, retryAfter: nil, context: context)
+            } else {
+                // A bad head pipelined behind requests still being answered: those answers go out
+                // first, then this one, then the close. The decoder drops what follows.
+                self.pending = (status, .http1_1, nil)
+                return
             }
-        } else if !self.refusing {
+        } else if self.refusing {
+            // The decoder's complaints about data after its error: already answered or pending.
+            if self.pending != nil { return }
+        } else {
             // TLS handshakes that fail (garbage, plain HTTP on a TLS port), resets: the connection
             // ends; say why. Resets and the like are everyday, so they stay at debug.
             let level: Logger.Level = error is IOError ? .debug : .info
