@@ -41,10 +41,15 @@ struct ListenerGuards: Sendable {
         }
     }
 
+    /// The handlers' names in the pipeline: a protocol upgrade (WebSocket) that takes the HTTP/1
+    /// codec out must take these two out with it.
+    static let headTimerName = "tern.head-timer"
+    static let requestGuardName = "tern.request-guard"
+
     /// Adds the HTTP/1 codec with the guards around it to a new connection's pipeline.
     func addHTTPHandlers(to sync: ChannelPipeline.SynchronousOperations, loop: LoopState) throws {
         let timer = HeadTimer(timeout: self.limits.headerTimeout.timeAmount, logger: self.logger)
-        try sync.addHandler(timer)
+        try sync.addHandler(timer, name: Self.headTimerName)
         try sync.configureHTTPServerPipeline(
             withPipeliningAssistance: false,  // ProxyHandler queues pipelined requests itself
             withErrorHandling: false,  // RequestGuard answers the decoder's errors (400 or 431)
@@ -54,6 +59,7 @@ struct ListenerGuards: Sendable {
         try sync.addHandler(
             RequestGuard(
                 rules: self.rules, rateLimiter: self.rateLimiter, allowList: self.allowList, timer: timer, loop: loop,
-                logger: self.logger))
+                logger: self.logger),
+            name: Self.requestGuardName)
     }
 }

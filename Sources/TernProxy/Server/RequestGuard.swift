@@ -144,7 +144,7 @@ extension Substring {
 /// after any such answer closes the connection: once framing is in doubt, nothing more read from
 /// it can be trusted. A refusal that arrives while an earlier (pipelined) response is still being
 /// written waits for that response to end.
-final class RequestGuard: ChannelDuplexHandler {
+final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
     typealias OutboundIn = HTTPServerResponsePart
@@ -307,7 +307,7 @@ extension RequestGuard: Sendable {}
 /// and requests end. A connection that sent part of a head gets 408; one that sent nothing (or a
 /// TLS handshake that never finished) is closed without an answer. Idle keep-alive connections are
 /// the business of `keepalive-timeout`.
-final class HeadTimer: ChannelDuplexHandler {
+final class HeadTimer: ChannelDuplexHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
     typealias OutboundIn = ByteBuffer
