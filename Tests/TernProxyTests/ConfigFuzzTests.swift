@@ -22,6 +22,7 @@ final class ConfigFuzzTests: XCTestCase {
         "listen tcp:8080\nroute / { respond 200 \"ok\" }\n",
         "listen ssl:8443:privateKey=k.pem:certKey=c.pem { certificate cert=a.pem key=a.key }\nlisten tcp:80 { redirect-https 8443 }\nupstream u { server [::1]:1 weight=3; balance hash header X-U }\nroute *.a.com/x/ { proxy u; strip-prefix /x }\n",
         "listen tcp:1:interface=\\:\\:1; limits { max-body 0; keepalive-timeout 0 }; error-page 500 502 x; access-log - format=json\nroute / { proxy https://[::1]:8443; timeout request 0 }",
+        "listen tcp:8080\nlimits { rate-limit 10r/s burst=20; max-uri-length 8k; header-timeout 10s; max-connections 100; max-header-count 50 }\nroute / { respond 200 }",
     ]
 
     private static let words: [String] =
@@ -29,7 +30,7 @@ final class ConfigFuzzTests: XCTestCase {
             "{", "}", ";", "\n", "\"", "\\", "#", "=", ":", "/", "*.", "[", "]", "tcp:", "ssl:", "unix:", "http://", "https://",
             "interface=", "privateKey=", "certKey=", "weight=", "expect=", "0", "1", "65535", "65536", "99999999999999999999",
             "10k", "1g", "5s", "500ms", "1m30s", "off", "on", "auto", "hash", "header", "client-ip", "set", "add", "remove",
-            "::1", "127.0.0.1", "é", "\u{0}", "\u{7F}", "\r", "\t", " ", "  ", "redis://x", "memory",
+            "::1", "127.0.0.1", "r/s", "r/m", "10r/s", "burst=", "0.5r/s", "é", "\u{0}", "\u{7F}", "\r", "\t", " ", "  ", "redis://x", "memory",
         ]
 
     func testRandomAndMutatedInputsNeverCrashAndErrorsPointInsideTheText() {

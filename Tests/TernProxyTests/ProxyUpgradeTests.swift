@@ -46,6 +46,24 @@ final class ProxyUpgradeTests: ProxyTestCase {
         XCTAssertTrue(try socket.readsEndOfStream(), "the tunnel closes when the origin closes")
     }
 
+    /// The listener's header timer watches HTTP heads only: a tunnel outlives `header-timeout`.
+    func testTunnelOutlivesTheHeaderTimeout() async throws {
+        let origin = try await UpgradeOrigin.start()
+        self.cleanups.append { try await origin.stop() }
+        let (_, port) = try await self.proxy("limits {\n header-timeout 300ms\n}\nroute / {\n proxy http://127.0.0.1:\(origin.port)\n}")
+        let socket = try BlockingSocket(port: port)
+        try socket.send(
+            "GET /chat HTTP/1.1\r\nHost: example.test\r\nConnection: Upgrade\r\nUpgrade: websocket\r\n"
+                + "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n\r\n"
+        )
+        XCTAssertTrue(try socket.readHead().hasPrefix("HTTP/1.1 101"))
+        try await Task.sleep(for: .milliseconds(800))
+        try socket.send(bytes: maskedTextFrame("still here"))
+        let header = try socket.read(exactly: 2)
+        XCTAssertEqual(header[0], 0x81)
+        XCTAssertEqual(String(decoding: try socket.read(exactly: Int(header[1] & 0x7f)), as: UTF8.self), "still here")
+    }
+
     /// A tunnel silent both ways for the route's `timeout read` is closed; traffic keeps it open.
     func testSilentTunnelIsClosedAfterTheReadTimeout() async throws {
         let origin = try await UpgradeOrigin.start()

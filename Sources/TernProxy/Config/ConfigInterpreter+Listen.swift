@@ -28,6 +28,12 @@ extension ConfigInterpreter {
                     continue
                 }
                 listener?.redirectToHTTPSPort = self.value(arguments[0], expected: ConfigValue.expectedPort, ConfigValue.port)
+            case "allow":
+                for argument in arguments {
+                    if let range = self.value(argument, expected: "an IP address or range like 10.0.0.0/8", { AddressRange(parsing: $0) }) {
+                        listener?.allowedClients.append(range)
+                    }
+                }
             default: preconditionFailure("'\(spec.name)' is in the vocabulary in listen but has no handler")
             }
         }

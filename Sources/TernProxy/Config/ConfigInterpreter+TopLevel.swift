@@ -132,6 +132,8 @@ extension ConfigInterpreter {
                 if let count = self.count(token.text, at: token.location, atLeast: 1, what: "a count") {
                     limits.maxConnections = count
                 }
+            case "rate-limit":
+                limits.rateLimit = self.rateLimit(arguments, spec: spec)
             default: preconditionFailure("'\(spec.name)' is in the vocabulary in limits but has no handler")
             }
         }

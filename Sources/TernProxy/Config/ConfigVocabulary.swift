@@ -65,6 +65,8 @@ enum ConfigVocabulary {
         .init(name: "certificate", contexts: [.listen], usage: "certificate cert=FILE [key=FILE]", arguments: 1...unbounded,
               repeatable: true),
         .init(name: "redirect-https", contexts: [.listen], usage: "redirect-https PORT", arguments: 1...1),
+        .init(name: "allow", contexts: [.listen], usage: "allow ADDRESS[/PREFIX] …", arguments: 1...unbounded,
+              repeatable: true),
         // upstream { }
         .init(name: "server", contexts: [.upstream],
               usage: "server HOST:PORT|[IPv6]:PORT|unix:PATH [weight=N] [max-fails=N] [fail-timeout=DURATION] [max-conns=N]",
@@ -97,6 +99,7 @@ enum ConfigVocabulary {
         .init(name: "keepalive-timeout", contexts: [.limits], usage: "keepalive-timeout DURATION", arguments: 1...1),
         .init(name: "keepalive-requests", contexts: [.limits], usage: "keepalive-requests COUNT", arguments: 1...1),
         .init(name: "max-connections", contexts: [.limits], usage: "max-connections COUNT", arguments: 1...1),
+        .init(name: "rate-limit", contexts: [.limits], usage: "rate-limit off|RATEr/s|RATEr/m [burst=COUNT]", arguments: 1...2),
     ]
 
     private static let byName: [String: DirectiveSpec] = Dictionary(
@@ -121,6 +124,11 @@ enum ConfigVocabulary {
         "ssl_certificate": "certificate",
         "large_client_header_buffers": "max-header-size",
         "client_header_timeout": "header-timeout",
+        "limit_req": "rate-limit",
+        "limit_req_zone": "rate-limit",
+        "worker_connections": "max-connections",
+        "keepalive_requests": "keepalive-requests",
+        "keepalive_timeout": "keepalive-timeout",
         "worker_shutdown_timeout": "shutdown-timeout",
         "least_conn": "balance",
         "ip_hash": "balance",

@@ -58,6 +58,8 @@ extension ProxyConfiguration {
         public var endpoint: Endpoint
         /// Answer plain HTTP on this listener with a redirect to this HTTPS port (`redirect-https 8443`).
         public var redirectToHTTPSPort: Int?
+        /// `allow 127.0.0.1 10.0.0.0/8`: only these clients are served (403 to others); empty: all.
+        public var allowedClients: [AddressRange] = []
         public var location: SourceLocation
 
         public init(endpoint: Endpoint, redirectToHTTPSPort: Int? = nil, location: SourceLocation) {
@@ -241,8 +243,21 @@ extension ProxyConfiguration {
         public var maxRequestsPerConnection = 1000
         /// `max-connections 10000` per listener.
         public var maxConnections = 10_000
+        /// `rate-limit 10r/s burst=20`: requests per client address (429 past it); nil: none.
+        public var rateLimit: RateLimit?
 
         public init() {}
+    }
+
+    /// A token bucket per client address: `burst` requests at once, then `requestsPerSecond`.
+    public struct RateLimit: Sendable, Equatable {
+        public var requestsPerSecond: Double
+        public var burst: Int
+
+        public init(requestsPerSecond: Double, burst: Int) {
+            self.requestsPerSecond = requestsPerSecond
+            self.burst = burst
+        }
     }
 
     public struct Forwarding: Sendable, Equatable {

@@ -17,7 +17,7 @@ extension ProxyHandler {
         headers.add(name: "Date", value: self.loop.dateCache.current)
         headers.add(name: "Content-Type", value: contentType)
         headers.add(name: "Content-Length", value: String(body.readableBytes))
-        if close || self.quiescing || !self.keepAlive {
+        if close || self.quiescing || !self.keepAlive || self.isLastRequestOnConnection {
             self.keepAlive = false
             headers.add(name: "Connection", value: "close")
         }
@@ -34,5 +34,13 @@ extension ProxyHandler {
         } else {
             self.state = .draining
         }
+    }
+}
+
+extension ProxyHandler {
+    /// `keepalive-requests`: this exchange is the last the connection serves, so its response
+    /// says `Connection: close` (as nginx's does).
+    var isLastRequestOnConnection: Bool {
+        self.requestsServed + 1 >= (self.runtime?.configuration.limits.maxRequestsPerConnection ?? .max)
     }
 }

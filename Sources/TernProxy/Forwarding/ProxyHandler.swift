@@ -272,7 +272,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         if request.version.minor == 0 && !head.headers.contains(name: "content-length") && head.status.mayHaveBody {
             self.keepAlive = false  // an HTTP/1.0 client reads this body until the connection closes
         }
-        if !self.keepAlive || self.quiescing {
+        if !self.keepAlive || self.quiescing || self.isLastRequestOnConnection {
             head.headers.replaceOrAdd(name: "Connection", value: "close")
             self.keepAlive = false
         } else if request.version.minor == 0 {

@@ -190,6 +190,11 @@ final class UpgradeTunnel: UpgradeDelegate {
         try? remove(NIOHTTPResponseHeadersValidator.self)
         try remove(HTTPResponseEncoder.self)
         try remove(ByteToMessageHandler<HTTPRequestDecoder>.self)
+        // The listener's guards read HTTP heads: tunnel bytes are not theirs (a WebSocket frame
+        // would look like a head that never ends to the header timer).
+        for name in [ListenerGuards.headTimerName, ListenerGuards.requestGuardName] {
+            if let context = try? sync.context(name: name) { sync.removeHandler(context: context, promise: nil) }
+        }
         _ = channel.setOption(ChannelOptions.allowRemoteHalfClosure, value: true)
     }
 

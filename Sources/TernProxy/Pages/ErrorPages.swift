@@ -9,7 +9,7 @@ struct ErrorPages: Sendable {
     private let pages: [Int: ByteBuffer]
     private let fallback: ByteBuffer
 
-    static let statuses = [400, 403, 404, 405, 408, 413, 414, 431, 500, 501, 502, 503, 504]
+    static let statuses = [400, 403, 404, 405, 408, 413, 414, 429, 431, 500, 501, 502, 503, 504]
 
     static let explanations: [Int: String] = [
         400: "The request could not be understood.",
@@ -19,6 +19,7 @@ struct ErrorPages: Sendable {
         408: "The request took too long to arrive.",
         413: "The request body is larger than this route accepts.",
         414: "The request URI is too long.",
+        429: "Too many requests from this address: try again later.",
         431: "The request header fields are too large.",
         500: "The proxy failed to handle this request.",
         501: "This request is not supported.",
@@ -97,6 +98,7 @@ enum HTTPReason {
         case 408: return "Request Timeout"
         case 413: return "Content Too Large"
         case 414: return "URI Too Long"
+        case 429: return "Too Many Requests"
         case 431: return "Request Header Fields Too Large"
         case 500: return "Internal Server Error"
         case 501: return "Not Implemented"

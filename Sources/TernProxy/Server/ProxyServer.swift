@@ -139,18 +139,15 @@ public final class ProxyServer: Sendable {
         let loops = self.loops
         let quiesce = ServerQuiescingHelper(group: self.group)
         let redirectPort = listener.redirectToHTTPSPort
-        let decoderLimits = {
-            var decoderLimits = NIOHTTPDecoderLimitConfiguration()
-            decoderLimits.maxHeaderListSize = limits.maxHeaderSize
-            decoderLimits.maxHeaderFieldCount = limits.maxHeaderCount
-            return decoderLimits
-        }()
+        let guards = ListenerGuards(limits: limits, allowList: listener.allowedClients, logger: self.logger)
+        let connectionLimiter = guards.connectionLimiter()
         let keepAliveTimeout = limits.keepAliveTimeout.timeAmount
         let bootstrap = ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
             .serverChannelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
+                    try channel.pipeline.syncOperations.addHandler(connectionLimiter)
                     try channel.pipeline.syncOperations.addHandler(quiesce.makeServerChannelHandler(channel: channel))
                 }
             }
@@ -172,16 +169,11 @@ public final class ProxyServer: Sendable {
                         )
                         try sync.addHandler(sni, name: "sni")
                     }
-                    try sync.configureHTTPServerPipeline(
-                        withPipeliningAssistance: false,  // ProxyHandler queues pipelined requests itself
-                        withErrorHandling: true,
-                        withEncoderConfiguration: .init(),
-                        withDecoderLimitConfiguration: decoderLimits
-                    )
-                    if keepAliveTimeout > .zero { try sync.addHandler(IdleStateHandler(readTimeout: keepAliveTimeout)) }
                     guard let loop = loops[ObjectIdentifier(channel.eventLoop)] else {
                         throw ChannelError.ioOnClosedChannel
                     }
+                    try guards.addHTTPHandlers(to: sync, loop: loop)  // header timer, HTTP/1 codec, request guard
+                    if keepAliveTimeout > .zero { try sync.addHandler(IdleStateHandler(readTimeout: keepAliveTimeout)) }
                     if let redirectPort {
                         try sync.addHandler(HTTPSRedirectHandler(port: redirectPort))
                     } else {

@@ -1,0 +1,409 @@
+import Logging
+import NIOCore
+import NIOHTTP1
+
+/// The rules a request head must pass before the proxy acts on it: RFC 9112 framing that two
+/// parsers could read two ways (request smuggling), and the size limits of proxy.conf.
+/// Pure: the handler below asks, the answer is a status and a reason for the log.
+struct RequestRules: Sendable {
+    var maxURILength: Int
+    var maxHeaderSize: Int
+    var maxHeaderCount: Int
+
+    init(_ limits: ProxyConfiguration.Limits) {
+        self.maxURILength = limits.maxURILength
+        self.maxHeaderSize = limits.maxHeaderSize
+        self.maxHeaderCount = limits.maxHeaderCount
+    }
+
+    struct Violation: Error, Equatable, Sendable {
+        var status: HTTPResponseStatus
+        var reason: String
+    }
+
+    /// nil when the head is acceptable.
+    func check(_ head: HTTPRequestHead) -> Violation? {
+        if head.uri.utf8.count > self.maxURILength {
+            return Violation(status: .uriTooLong, reason: "URI of \(head.uri.utf8.count) bytes (max-uri-length \(self.maxURILength))")
+        }
+        if head.headers.count > self.maxHeaderCount {
+            return Violation(
+                status: .requestHeaderFieldsTooLarge, reason: "\(head.headers.count) header fields (max-header-count \(self.maxHeaderCount))")
+        }
+        var size = 0
+        var contentLength: Int?
+        var contentLengthFields = 0
+        var transferEncodings: [Substring] = []
+        var hosts = 0
+        for (name, value) in head.headers {
+            size += name.utf8.count + value.utf8.count
+            if !Self.isToken(name) { return Violation(status: .badRequest, reason: "invalid header name") }
+            if !Self.isFieldValue(value) { return Violation(status: .badRequest, reason: "control character in the \(name) field") }
+            if name.asciiCaseInsensitiveEquals("content-length") {
+                contentLengthFields += 1
+                // `Content-Length: 5, 5` and repeated equal fields are one length (RFC 9110 §8.6);
+                // anything else is two lengths or none.
+                for part in value.split(separator: ",", omittingEmptySubsequences: false) {
+                    let digits = part.trimmingSpaces
+                    guard !digits.isEmpty, digits.utf8.count <= 18, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
+                        let length = Int(digits)
+                    else { return Violation(status: .badRequest, reason: "malformed Content-Length \"\(value)\"") }
+                    if let previous = contentLength, previous != length {
+                        return Violation(status: .badRequest, reason: "conflicting Content-Length values")
+                    }
+                    contentLength = length
+                }
+            } else if name.asciiCaseInsensitiveEquals("transfer-encoding") {
+                for coding in value.split(separator: ",", omittingEmptySubsequences: false) {
+                    transferEncodings.append(coding.trimmingSpaces)
+                }
+            } else if name.asciiCaseInsensitiveEquals("host") {
+                hosts += 1
+            }
+        }
+        if size > self.maxHeaderSize {
+            return Violation(status: .requestHeaderFieldsTooLarge, reason: "header fields of \(size) bytes (max-header-size \(self.maxHeaderSize))")
+        }
+        if !transferEncodings.isEmpty {
+            if contentLengthFields > 0 {
+                return Violation(status: .badRequest, reason: "both Content-Length and Transfer-Encoding")
+            }
+            if head.version.major == 1 && head.version.minor == 0 {
+                return Violation(status: .badRequest, reason: "Transfer-Encoding in an HTTP/1.0 request")
+            }
+            guard let last = transferEncodings.last, last.lowercased() == "chunked" else {
+                return Violation(status: .badRequest, reason: "Transfer-Encoding whose final coding is not chunked")
+            }
+            if transferEncodings.count > 1 {
+                // gzip, chunked and the like: we do not decode transfer codings, and forwarding
+                // them undecoded would change the message.
+                if transferEncodings.dropLast().contains(where: { $0.lowercased() == "chunked" }) {
+                    return Violation(status: .badRequest, reason: "chunked applied more than once")
+                }
+                return Violation(status: .notImplemented, reason: "unsupported transfer coding \"\(transferEncodings[0])\"")
+            }
+        }
+        if hosts > 1 { return Violation(status: .badRequest, reason: "more than one Host field") }
+        if hosts == 0 && head.version.major == 1 && head.version.minor >= 1 {
+            return Violation(status: .badRequest, reason: "HTTP/1.1 request without Host")
+        }
+        return nil
+    }
+
+    /// RFC 9110 §5.6.2 token.
+    static func isToken(_ name: String) -> Bool {
+        if name.isEmpty { return false }
+        for byte in name.utf8 {
+            switch byte {
+            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+                continue
+            case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+                UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+                UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+                continue
+            default:
+                return false
+            }
+        }
+        return true
+    }
+
+    /// RFC 9110 §5.5: visible characters, space, tab and obs-text; no CR, LF, NUL or other controls.
+    static func isFieldValue(_ value: String) -> Bool {
+        for byte in value.utf8 where (byte < 0x20 && byte != 0x09) || byte == 0x7F {
+            return false
+        }
+        return true
+    }
+}
+
+extension String {
+    /// Compares with a lowercase ASCII word without allocating.
+    fileprivate func asciiCaseInsensitiveEquals(_ lowercase: StaticString) -> Bool {
+        guard self.utf8.count == lowercase.utf8CodeUnitCount else { return false }
+        return lowercase.withUTF8Buffer { expected in
+            zip(self.utf8, expected).allSatisfy { byte, want in
+                (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == want
+            }
+        }
+    }
+}
+
+extension Substring {
+    fileprivate var trimmingSpaces: Substring {
+        var slice = self
+        while let first = slice.first, first == " " || first == "\t" { slice.removeFirst() }
+        while let last = slice.last, last == " " || last == "\t" { slice.removeLast() }
+        return slice
+    }
+}
+
+/// Sits between NIO's HTTP/1 server codec and the proxy handler (in place of NIO's
+/// `HTTPServerProtocolErrorHandler`). It answers what the decoder refused (431 for a head over
+/// the limits, 400 for the rest), refuses heads that break `RequestRules` or the rate limit, and
+/// after any such answer closes the connection: once framing is in doubt, nothing more read from
+/// it can be trusted. A refusal that arrives while an earlier (pipelined) response is still being
+/// written waits for that response to end.
+final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = HTTPServerRequestPart
+    typealias InboundOut = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
+    typealias OutboundOut = HTTPServerResponsePart
+
+    private let rules: RequestRules
+    private let rateLimiter: RateLimiter?
+    private let allowList: [AddressRange]
+    /// The client's address is not in the listener's `allow` list.
+    private var forbidden = false
+    private let timer: HeadTimer?
+    private let loop: LoopState
+    private let logger: Logger
+    private var clientAddress = "-"
+    /// Requests handed on whose response has not ended.
+    private var outstanding = 0
+    /// A head was handed on and its request's end has not come yet.
+    private var readingBody = false
+    /// A response head went out and its end has not.
+    private var responseOpen = false
+    /// Refused: everything read from now on is dropped.
+    private var refusing = false
+    private var pending: (status: HTTPResponseStatus, version: HTTPVersion, retryAfter: Int?)?
+
+    init(
+        rules: RequestRules, rateLimiter: RateLimiter?, allowList: [AddressRange] = [], timer: HeadTimer?, loop: LoopState,
+        logger: Logger
+    ) {
+        self.rules = rules
+        self.rateLimiter = rateLimiter
+        self.allowList = allowList
+        self.timer = timer
+        self.loop = loop
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        if let address = context.channel.remoteAddress?.ipAddress { self.clientAddress = address }
+        self.forbidden = !self.allowList.isEmpty && !self.allowList.allows(context.channel.remoteAddress)
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        guard !self.refusing else { return }
+        let part = Self.unwrapInboundIn(data)
+        switch part {
+        case .head(let head):
+            self.timer?.headComplete()
+            if self.forbidden {
+                return self.refuse(.forbidden, reason: "client address not in the listener's allow list", version: head.version, context: context)
+            }
+            if let violation = self.rules.check(head) {
+                return self.refuse(violation.status, reason: violation.reason, version: head.version, context: context)
+            }
+            if let limiter = self.rateLimiter, let wait = limiter.admit(self.clientAddress) {
+                return self.refuse(
+                    .tooManyRequests, reason: "rate limit", version: head.version, retryAfter: wait, context: context)
+            }
+            self.outstanding += 1
+            self.readingBody = true
+            self.timer?.responseInProgress = true
+        case .end:
+            self.readingBody = false
+            self.timer?.requestEnded()
+        case .body:
+            break
+        }
+        context.fireChannelRead(data)
+    }
+
+    func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if let error = error as? HTTPParserError, !self.refusing {
+            let status: HTTPResponseStatus = error == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
+            self.refusing = true
+            self.log(status, reason: "unparsable request: \(error)")
+            if self.readingBody {
+                // The error is in the body of the request under way (a bad chunk): it gets the
+                // answer if none has begun, and closing cancels the exchange upstream.
+                if !self.responseOpen { self.writeRefusal(status, version: .http1_1, retryAfter: nil, context: context) }
+            } else if self.outstanding == 0 && !self.responseOpen {
+                self.writeRefusal(status, version: .http1_1, retryAfter: nil, context: context)
+            } else {
+                // A bad head pipelined behind requests still being answered: those answers go out
+                // first, then this one, then the close. The decoder drops what follows.
+                self.pending = (status, .http1_1, nil)
+                return
+            }
+        } else if self.refusing {
+            // The decoder's complaints about data after its error: already answered or pending.
+            if self.pending != nil { return }
+        } else {
+            // TLS handshakes that fail (garbage, plain HTTP on a TLS port), resets: the connection
+            // ends; say why. Resets and the like are everyday, so they stay at debug.
+            let level: Logger.Level = error is IOError ? .debug : .info
+            self.logger.log(level: level, "connection closed on error", metadata: ["client": "\(self.clientAddress)", "error": "\(error)"])
+        }
+        context.fireErrorCaught(error)
+    }
+
+    private func refuse(
+        _ status: HTTPResponseStatus, reason: String, version: HTTPVersion, retryAfter: Int? = nil, context: ChannelHandlerContext
+    ) {
+        self.refusing = true
+        self.log(status, reason: reason)
+        if self.outstanding == 0 && !self.responseOpen {
+            self.writeRefusal(status, version: version, retryAfter: retryAfter, context: context)
+        } else {
+            self.pending = (status, version, retryAfter)
+        }
+    }
+
+    private func log(_ status: HTTPResponseStatus, reason: String) {
+        self.logger.info(
+            "request refused", metadata: ["client": "\(self.clientAddress)", "status": "\(status.code)", "reason": "\(reason)"])
+    }
+
+    private func writeRefusal(_ status: HTTPResponseStatus, version: HTTPVersion, retryAfter: Int?, context: ChannelHandlerContext) {
+        let body = self.loop.runtime.pages.page(for: Int(status.code))
+        var headers = HTTPHeaders()
+        headers.add(name: "Date", value: self.loop.dateCache.current)
+        headers.add(name: "Content-Type", value: "text/html; charset=utf-8")
+        headers.add(name: "Content-Length", value: String(body.readableBytes))
+        if let retryAfter { headers.add(name: "Retry-After", value: String(retryAfter)) }
+        headers.add(name: "Connection", value: "close")
+        let version = version.major == 1 ? version : .http1_1
+        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+        context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+        let written = context.eventLoop.makePromise(of: Void.self)
+        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: written)
+        written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+    }
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch Self.unwrapOutboundIn(data) {
+        case .head(let head) where head.status.code >= 200 || head.status == .switchingProtocols:
+            self.responseOpen = true
+            context.write(data, promise: promise)
+        case .head, .body:
+            context.write(data, promise: promise)
+        case .end:
+            self.responseOpen = false
+            self.outstanding = max(0, self.outstanding - 1)
+            context.write(data, promise: promise)
+            if self.outstanding == 0 {
+                self.timer?.responseInProgress = false
+                if let pending = self.pending {
+                    self.pending = nil
+                    self.writeRefusal(pending.status, version: pending.version, retryAfter: pending.retryAfter, context: context)
+                }
+            }
+        }
+    }
+}
+
+@available(*, unavailable)
+extension RequestGuard: Sendable {}
+
+/// `header-timeout`: a request head must arrive whole within this time, counted from the
+/// connection's start, or from the first byte of a request after the previous one was read. Sits
+/// before the HTTP decoder (after TLS), so it sees raw bytes; `RequestGuard` tells it when heads
+/// and requests end. A connection that sent part of a head gets 408; one that sent nothing (or a
+/// TLS handshake that never finished) is closed without an answer. Idle keep-alive connections are
+/// the business of `keepalive-timeout`.
+final class HeadTimer: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = ByteBuffer
+    typealias OutboundIn = ByteBuffer
+    typealias OutboundOut = ByteBuffer
+
+    private enum State {
+        /// Waiting for a head; `bytes`: some of it has come.
+        case awaitingHead(bytes: Bool)
+        /// A head came; its body is being read.
+        case inRequest
+        /// The last request was read whole; the next byte starts the clock again.
+        case between
+    }
+
+    private let timeout: TimeAmount
+    private let logger: Logger
+    private var state = State.awaitingHead(bytes: false)
+    private var task: Scheduled<Void>?
+    private var context: ChannelHandlerContext?
+    /// Set by `RequestGuard`: a response is under way, so no 408 can be written in between.
+    var responseInProgress = false
+
+    init(timeout: TimeAmount, logger: Logger) {
+        self.timeout = timeout
+        self.logger = logger
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+        if context.channel.isActive { self.arm() }
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.task?.cancel()
+        self.task = nil
+        self.context = nil
+    }
+
+    func channelActive(context: ChannelHandlerContext) {
+        if self.task == nil, case .awaitingHead = self.state { self.arm() }
+        context.fireChannelActive()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.task?.cancel()
+        self.task = nil
+        context.fireChannelInactive()
+    }
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        switch self.state {
+        case .awaitingHead(bytes: false):
+            self.state = .awaitingHead(bytes: true)
+        case .between:
+            self.state = .awaitingHead(bytes: true)
+            self.arm()
+        case .awaitingHead(bytes: true), .inRequest:
+            break
+        }
+        context.fireChannelRead(data)
+    }
+
+    func headComplete() {
+        self.task?.cancel()
+        self.task = nil
+        self.state = .inRequest
+    }
+
+    func requestEnded() {
+        if case .inRequest = self.state { self.state = .between }
+    }
+
+    private func arm() {
+        guard let context = self.context else { return }
+        self.task?.cancel()
+        self.task = context.eventLoop.assumeIsolated().scheduleTask(in: self.timeout) { [weak self] in
+            self?.expired()
+        }
+    }
+
+    private func expired() {
+        self.task = nil
+        guard let context = self.context, case .awaitingHead(let bytes) = self.state else { return }
+        let client = context.channel.remoteAddress?.ipAddress ?? "-"
+        if bytes && !self.responseInProgress {
+            self.logger.info("request refused", metadata: ["client": "\(client)", "status": "408", "reason": "head not complete within header-timeout"])
+            let response = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
+            let written = context.eventLoop.makePromise(of: Void.self)
+            context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: response)), promise: written)
+            written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
+        } else if !self.responseInProgress {
+            self.logger.debug("connection closed", metadata: ["client": "\(client)", "reason": "nothing within header-timeout"])
+            context.close(promise: nil)
+        }
+    }
+}
+
+@available(*, unavailable)
+extension HeadTimer: Sendable {}
