@@ -38,6 +38,23 @@ final class ProxyAdminTests: ProxyTestCase {
         XCTAssertTrue(text.contains(#"tern_client_connections_opened_total{origin="http://127.0.0.1:\#(a.port)"}"#), text)
     }
 
+    func testCacheCountersInMetrics() async throws {
+        let origin = try await self.origin("c")
+        let (server, port) = try await self.proxy(
+            """
+            admin tcp:0:interface=127.0.0.1
+            cache memory 16m
+            route / { proxy http://127.0.0.1:\(origin.port) }
+            """
+        )
+        let adminPort = try XCTUnwrap(server.adminAddress?.port)
+        for _ in 0..<2 { _ = try await self.get(port, "/c/metrics?h=Cache-Control:max-age%3D60") }
+        let (_, text, _) = try await self.get(adminPort, "/metrics")
+        for line in [#"tern_cache_requests_total{result="hit"}"#, #"tern_cache_requests_total{result="miss"}"#, "tern_cache_stores_total"] {
+            XCTAssertTrue(text.contains(line), "\(line) in\n\(text)")
+        }
+    }
+
     func testStatusPageListsListenersRoutesAndServers() async throws {
         let a = try await self.origin("a")
         let dead = try self.deadPort()

@@ -60,6 +60,10 @@ public final class ProxyServer: Sendable {
             try? self.group.syncShutdownGracefully()
             throw error
         }
+        if configuration.admin.endpoint != nil {
+            // Before any pool or cache exists, so their metrics are made by the Prometheus factory.
+            ProxyMetricsRegistry.bootstrapOnce()
+        }
         let cache: ProxyCache?
         do {
             let group = self.group
@@ -76,8 +80,6 @@ public final class ProxyServer: Sendable {
             loops[ObjectIdentifier(loop)] = LoopState(eventLoop: loop, runtime: runtime, accessLog: writer, cache: cache)
         }
         if configuration.admin.endpoint != nil {
-            // Before any pool exists, so the agent's pool metrics are made by the Prometheus factory.
-            ProxyMetricsRegistry.bootstrapOnce()
             for state in loops.values { state.metrics = LoopMetrics() }
         }
         self.loops = loops
