@@ -54,6 +54,7 @@ final class CacheStoreClusterTests: XCTestCase {
     func testTTLExpiry() async throws { try await self.contract().ttlExpiry() }
     func testUpdateKeepsTheBody() async throws { try await self.contract().updateKeepsTheBody() }
     func testPurgeRemovesEveryVariant() async throws { try await self.contract().purgeRemovesEveryVariant() }
+    func testReplacedGenerationIsNeverRead() async throws { try await self.contract().replacedGenerationIsNeverRead() }
     func testLease() async throws { try await self.contract().lease() }
 
     func testEntriesSpreadOverTheNodesEachInOneSlot() async throws {

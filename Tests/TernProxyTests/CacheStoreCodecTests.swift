@@ -33,6 +33,7 @@ final class CacheStoreCodecTests: XCTestCase {
         XCTAssertEqual(decoded.responseTime, 1_700_000_002)
         XCTAssertEqual(decoded.bodyLength, 300_000, "the body fields come from the prefix line")
         XCTAssertEqual(decoded.chunkCount, 3)
+        XCTAssertEqual(decoded.generation, "abc123", "the generation comes from the prefix line")
         XCTAssertTrue(decoded.isPassMarker)
     }
 

@@ -18,6 +18,9 @@ struct CacheStoreContract {
     var maxChunkSize: Int?
     /// The store's maximum object size.
     var maxObjectSize: Int
+    /// Waits until background work a lookup of the key started is done (a tier's promotion into
+    /// memory), where a case needs the store quiet.
+    var settle: (@Sendable (CacheKey) async throws -> Void)? = nil
 
     // MARK: Helpers
 
@@ -62,7 +65,8 @@ struct CacheStoreContract {
         return try await loop.flatSubmit { store.variants(of: key, on: loop) }.get()
     }
 
-    func chunk(_ index: Int, _ key: CacheKey, variant: String = "") async throws -> ByteBuffer? {
+    /// Chunk `index` of `variant` as looked up (a response not from the store by default).
+    func chunk(_ index: Int, _ key: CacheKey, _ variant: CachedResponse = CacheStoreContract.response()) async throws -> ByteBuffer? {
         let store = self.store
         let loop = self.loop
         return try await loop.flatSubmit { store.chunk(index, of: key, variant: variant, on: loop) }.get()
@@ -118,7 +122,7 @@ struct CacheStoreContract {
         var body = ByteBuffer()
         var sizes: [Int] = []
         for index in 0..<response.chunkCount {
-            guard var chunk = try await self.chunk(index, key, variant: response.variantID) else {
+            guard var chunk = try await self.chunk(index, key, response) else {
                 XCTFail("chunk \(index) of \(response.chunkCount) is missing")
                 break
             }
@@ -183,7 +187,8 @@ struct CacheStoreContract {
             XCTAssertTrue(sizes.allSatisfy { $0 <= maxChunkSize }, "chunks \(sizes.max() ?? 0) > \(maxChunkSize)")
             if size > maxChunkSize { XCTAssertGreaterThan(hit.chunkCount, 1) }
         }
-        let past = try await self.chunk(hit.chunkCount, key)
+        XCTAssertFalse(hit.generation.isEmpty, "a looked-up response carries its generation")
+        let past = try await self.chunk(hit.chunkCount, key, hit)
         XCTAssertNil(past)
     }
 
@@ -321,14 +326,73 @@ struct CacheStoreContract {
         let key = Self.uniqueKey()
         try await self.put(key, Self.response("en"), Self.body(300_000))
         try await self.put(key, Self.response("de"), Self.body(10))
+        let before = try await self.variants(key)
+        let english = try XCTUnwrap(before.first { $0.variantID == "en" })
         let purged = try await self.purge(key)
         XCTAssertTrue(purged)
         let found = try await self.variants(key)
         XCTAssertTrue(found.isEmpty)
-        let chunk = try await self.chunk(0, key, variant: "en")
+        let chunk = try await self.chunk(0, key, english)
         XCTAssertNil(chunk)
         let again = try await self.purge(key)
         XCTAssertFalse(again, "nothing left to purge")
+    }
+
+    /// A reader names the generation it looked up: after the variant is replaced, reads with the
+    /// old response give the old bytes or nil, never the new body's; reads with the new response
+    /// give the new body, and nothing once purged (a replaced generation's grace period, where a
+    /// store has one, may outlast a purge: its reads still give old bytes or nil).
+    func replacedGenerationIsNeverRead() async throws {
+        let key = Self.uniqueKey()
+        // The same length, several chunks in every store, different bytes in every chunk.
+        let oldBody = Self.body(300_000, seed: 1)
+        let newBody = Self.body(300_000, seed: 2)
+        try await self.put(key, Self.response(), oldBody)
+        let oldAll = try await self.variants(key)
+        let old = try XCTUnwrap(oldAll.first)
+        XCTAssertFalse(old.generation.isEmpty, "a looked-up response carries its generation")
+        try await self.settle?(key)
+        var oldChunks: [ByteBuffer] = []
+        for index in 0..<old.chunkCount {
+            let chunk = try await self.chunk(index, key, old)
+            oldChunks.append(try XCTUnwrap(chunk, "chunk \(index) before the replacement"))
+        }
+        XCTAssertGreaterThan(oldChunks.count, 1)
+
+        let replaced = try await self.put(key, Self.response(header: "new"), newBody)
+        XCTAssertTrue(replaced)
+        let newAll = try await self.variants(key)
+        let new = try XCTUnwrap(newAll.first)
+        XCTAssertEqual(new.headers["X-Test"], ["new"])
+        XCTAssertNotEqual(new.generation, old.generation, "a replacement must get a new generation")
+        let newChunks = try await self.readBody(key, new)
+        XCTAssertEqual(newChunks.0, newBody)
+
+        try await self.expectOnlyOldBytes(key, old, oldChunks)
+        // A response that no store handed out names no stored body.
+        var forged = new
+        forged.generation = ""
+        let none = try await self.chunk(0, key, forged)
+        XCTAssertNil(none)
+
+        _ = try await self.purge(key)
+        for index in 0..<new.chunkCount {
+            let gone = try await self.chunk(index, key, new)
+            XCTAssertNil(gone, "chunk \(index) of a purged generation")
+        }
+        try await self.expectOnlyOldBytes(key, old, oldChunks)
+    }
+
+    /// Every read with `old` gives nil or the chunk it gave before, and nothing past its end.
+    private func expectOnlyOldBytes(_ key: CacheKey, _ old: CachedResponse, _ oldChunks: [ByteBuffer]) async throws {
+        for index in 0...old.chunkCount {
+            guard let chunk = try await self.chunk(index, key, old) else { continue }
+            guard index < oldChunks.count else {
+                XCTFail("chunk \(index) past the old body's end")
+                continue
+            }
+            XCTAssertEqual(chunk, oldChunks[index], "chunk \(index) read with the old generation is not the old bytes")
+        }
     }
 
     func lease() async throws {

@@ -34,6 +34,7 @@ final class CacheStoreRedisTests: XCTestCase {
     func testTTLExpiry() async throws { try await self.contract().ttlExpiry() }
     func testUpdateKeepsTheBody() async throws { try await self.contract().updateKeepsTheBody() }
     func testPurgeRemovesEveryVariant() async throws { try await self.contract().purgeRemovesEveryVariant() }
+    func testReplacedGenerationIsNeverRead() async throws { try await self.contract().replacedGenerationIsNeverRead() }
     func testLease() async throws { try await self.contract().lease() }
 
     func testKeyLayoutAndChunksOfAFiveMiBBody() async throws {
@@ -194,7 +195,7 @@ final class CacheStoreRedisTests: XCTestCase {
         try await contract.put(key, CacheStoreContract.response(), old)
         let seenAll = try await contract.variants(key)
         let seen = try XCTUnwrap(seenAll.first)
-        let first = try await contract.chunk(0, key)
+        let first = try await contract.chunk(0, key, seen)
         // A replacement of the same length commits while the body streams.
         let writer = try await contract.writer(key, CacheStoreContract.response(header: "new"))
         _ = try await contract.feed(writer, new)
@@ -202,7 +203,7 @@ final class CacheStoreRedisTests: XCTestCase {
         XCTAssertTrue(committed)
         var read = try XCTUnwrap(first)
         for index in 1..<seen.chunkCount {
-            let next = try await contract.chunk(index, key)
+            let next = try await contract.chunk(index, key, seen)
             var chunk = try XCTUnwrap(next)
             read.writeBuffer(&chunk)
         }

@@ -22,7 +22,18 @@ final class CacheStoreTieredTests: XCTestCase {
         let server = try self.startCacheRedis()
         self.server = server
         let (store, loop) = try self.tiered(server)
-        return CacheStoreContract(store: store, loop: loop, maxChunkSize: store.redis.options.chunkSize, maxObjectSize: store.redis.options.maxObjectSize)
+        var contract = CacheStoreContract(
+            store: store, loop: loop, maxChunkSize: store.redis.options.chunkSize, maxObjectSize: store.redis.options.maxObjectSize
+        )
+        // A Redis hit is promoted into memory in the background: wait for it to be there.
+        contract.settle = { key in
+            let deadline = ContinuousClock.now + .seconds(15)
+            while store.memoryTier.lookupNow(key, now: .now()).isEmpty {
+                guard ContinuousClock.now < deadline else { throw NotYet("not promoted into memory") }
+                try await Task.sleep(for: .milliseconds(20))
+            }
+        }
+        return contract
     }
 
     func testMiss() async throws { try await self.contract().miss() }
@@ -38,6 +49,7 @@ final class CacheStoreTieredTests: XCTestCase {
     func testTTLExpiry() async throws { try await self.contract().ttlExpiry() }
     func testUpdateKeepsTheBody() async throws { try await self.contract().updateKeepsTheBody() }
     func testPurgeRemovesEveryVariant() async throws { try await self.contract().purgeRemovesEveryVariant() }
+    func testReplacedGenerationIsNeverRead() async throws { try await self.contract().replacedGenerationIsNeverRead() }
     func testLease() async throws { try await self.contract().lease() }
 
     func testRedisHitsArePromotedAndServedFromMemoryWithoutRedis() async throws {
@@ -58,7 +70,9 @@ final class CacheStoreTieredTests: XCTestCase {
             if store.memoryTier.lookupNow(key, now: .now()).isEmpty { throw NotYet("not promoted yet") }
         }
         var joined = ByteBuffer()
-        for var chunk in try XCTUnwrap(store.memoryTier.bodyNow(key, variant: "")) { joined.writeBuffer(&chunk) }
+        let promoted = try XCTUnwrap(store.memoryTier.lookupNow(key, now: .now()).first)
+        XCTAssertEqual(promoted.generation, first.first?.generation, "memory keeps Redis's generation")
+        for var chunk in try XCTUnwrap(store.memoryTier.bodyNow(key, variant: promoted)) { joined.writeBuffer(&chunk) }
         XCTAssertEqual(joined, body)
         XCTAssertTrue(store.memoryTier.lookupNow(big, now: .now()).isEmpty, "a body over the promotion limit stays out of memory")
         // With Redis gone, the hot entry is still a hit.
@@ -80,12 +94,16 @@ final class CacheStoreTieredTests: XCTestCase {
         let miss = try await contract.variants(key)
         XCTAssertTrue(miss.isEmpty)
         try await contract.put(key, CacheStoreContract.response(), CacheStoreContract.body(300_000))
-        XCTAssertEqual(store.memoryTier.lookupNow(key, now: .now()).first?.bodyLength, 300_000)
-        // Chunk n holds the same bytes in memory and in Redis, whichever tier answers a read.
-        let inMemory = try XCTUnwrap(store.memoryTier.bodyNow(key, variant: ""))
+        let memoryHit = try XCTUnwrap(store.memoryTier.lookupNow(key, now: .now()).first)
+        XCTAssertEqual(memoryHit.bodyLength, 300_000)
+        // Memory holds the body under Redis's generation, and chunk n of it holds the same bytes
+        // in memory and in Redis, whichever tier answers a read.
         let redis = CacheStoreContract(store: store.redis, loop: contract.loop, maxChunkSize: nil, maxObjectSize: 0)
+        let redisHits = try await redis.variants(key)
+        XCTAssertEqual(redisHits.first?.generation, memoryHit.generation)
+        let inMemory = try XCTUnwrap(store.memoryTier.bodyNow(key, variant: memoryHit))
         for (index, chunk) in inMemory.enumerated() {
-            let fromRedis = try await redis.chunk(index, key)
+            let fromRedis = try await redis.chunk(index, key, memoryHit)
             XCTAssertEqual(fromRedis, chunk, "chunk \(index)")
         }
         XCTAssertGreaterThan(inMemory.count, 1)

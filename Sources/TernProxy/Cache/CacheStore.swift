@@ -37,7 +37,7 @@ struct CacheKey: Hashable, Sendable {
 }
 
 /// One stored response: one variant of a `CacheKey` (RFC 9111 §4.1). Metadata only; the body
-/// lives in chunks the store reads back one at a time.
+/// lives in chunks the store reads back one at a time, by `generation`.
 struct CachedResponse: Sendable {
     /// The secondary key: a hash of `varyValues`, "" when the response has no `Vary`.
     var variantID: String
@@ -56,10 +56,16 @@ struct CachedResponse: Sendable {
     /// A "hit-for-pass" marker: the last response for this key was not storable, so requests go
     /// straight to the upstream (no coalescing wait) until the marker expires.
     var isPassMarker: Bool
+    /// Which stored body this is: set by the store on the variants it returns, new on every
+    /// write (an update after a 304 keeps it, the body being the same). A chunk read names it, so
+    /// a reader never gets the bytes of a body that replaced the one it looked up. "" in a
+    /// response not (yet) from a store; ignored by writers, which always make a new one.
+    var generation: String
 
     init(
         variantID: String = "", status: UInt, headers: HTTPHeaders, varyValues: [VaryValue] = [],
-        requestTime: Int64, responseTime: Int64, bodyLength: Int = 0, chunkCount: Int = 0, isPassMarker: Bool = false
+        requestTime: Int64, responseTime: Int64, bodyLength: Int = 0, chunkCount: Int = 0, isPassMarker: Bool = false,
+        generation: String = ""
     ) {
         self.variantID = variantID
         self.status = status
@@ -70,6 +76,7 @@ struct CachedResponse: Sendable {
         self.bodyLength = bodyLength
         self.chunkCount = chunkCount
         self.isPassMarker = isPassMarker
+        self.generation = generation
     }
 }
 
@@ -90,18 +97,22 @@ struct CacheStoreError: Error, CustomStringConvertible, Sendable {
 /// Where cached responses live: in memory, in Redis, or memory in front of Redis. Every method is
 /// called on `loop` and completes its future there. One shared test suite runs against every store.
 protocol CacheStore: AnyObject, Sendable {
-    /// The stored variants of `key`, metadata only; empty on a miss.
+    /// The stored variants of `key`, metadata only, each with its `generation`; empty on a miss.
     func variants(of key: CacheKey, on loop: any EventLoop) -> EventLoopFuture<[CachedResponse]>
 
-    /// Body chunk `index` (0-based) of one variant; nil when it has gone (evicted, expired, purged).
-    func chunk(_ index: Int, of key: CacheKey, variant: String, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer?>
+    /// Body chunk `index` (0-based) of `variant` as `variants` returned it: of that generation of
+    /// its body only. Nil when that generation has gone (replaced and dropped, evicted, expired,
+    /// purged) or `index` is past its end; never the bytes of another generation, so a body read
+    /// chunk by chunk is either whole and the one looked up, or cut short by a nil.
+    func chunk(_ index: Int, of key: CacheKey, variant: CachedResponse, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer?>
 
     /// Starts storing a response; the writer takes the body as it streams past the client. Nothing
     /// becomes visible to `variants` before `finish()`; a variant with the same `variantID` is
-    /// replaced then. `ttl` is how long the store keeps it (freshness plus the stale windows).
+    /// replaced then, under a new generation. `ttl` is how long the store keeps it (freshness plus the stale windows).
     func writer(for key: CacheKey, response: CachedResponse, ttl: TimeAmount, on loop: any EventLoop) -> any CacheWriter
 
-    /// Replaces a variant's headers and times after a 304 (RFC 9111 §4.3.4), keeping its body.
+    /// Replaces a variant's headers and times after a 304 (RFC 9111 §4.3.4), keeping its body and
+    /// generation (`response.generation` is ignored).
     func update(_ key: CacheKey, response: CachedResponse, ttl: TimeAmount, on loop: any EventLoop) -> EventLoopFuture<Void>
 
     /// Removes every variant of `key` (and, for shared stores, tells the other proxies' memory

@@ -243,7 +243,7 @@ extension ProxyHandler {
         }
 
         if sendBody, stored.bodyLength > 0 {
-            if let memory = cache.memory, let chunks = memory.bodyNow(self.cacheKey!, variant: stored.variantID) {
+            if let memory = cache.memory, let chunks = memory.bodyNow(self.cacheKey!, variant: stored) {
                 self.writeStoredHead(status, headers, version: request.version, context: context)
                 Self.forEachSlice(of: chunks, in: range) { slice in
                     self.bytesSent += slice.readableBytes
@@ -278,7 +278,7 @@ extension ProxyHandler {
     private func fetchStoredChunk(cache: ProxyCache) {
         guard let context = self.context, let key = self.cacheKey, let serving = self.serving else { return }
         let id = self.exchangeID
-        cache.store.chunk(serving.next, of: key, variant: serving.stored.variantID, on: context.eventLoop)
+        cache.store.chunk(serving.next, of: key, variant: serving.stored, on: context.eventLoop)
             .assumeIsolated().whenComplete { result in
                 guard self.exchangeID == id, !self.closed, var serving = self.serving, let request = self.requestHead else { return }
                 guard case .success(let chunk?) = result else {

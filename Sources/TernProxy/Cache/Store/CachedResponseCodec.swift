@@ -8,7 +8,8 @@ import NIOHTTP1
 ///     u16 status, u8 flags (1: pass marker), i64 requestTime, i64 responseTime,
 ///     str variantID, u32 header count, (str name, str value)…, u32 vary count, (str name, u8 has, str value)…
 ///
-/// where `str` is a u32 length and UTF-8 bytes. `T1` is the format version. The decoder checks
+/// where `str` is a u32 length and UTF-8 bytes. The line's generation is the decoded response's
+/// `generation` (`encode` takes it from the prefix, not the response). `T1` is the format version. The decoder checks
 /// every length against what is left and throws `CacheStoreError.corrupt` on anything malformed.
 enum CachedResponseCodec {
     static let version = "T1"
@@ -97,7 +98,7 @@ enum CachedResponseCodec {
         let response = CachedResponse(
             variantID: variantID, status: UInt(status), headers: headers, varyValues: varyValues,
             requestTime: requestTime, responseTime: responseTime, bodyLength: prefix.bodyLength,
-            chunkCount: prefix.chunkCount, isPassMarker: flags == 1
+            chunkCount: prefix.chunkCount, isPassMarker: flags == 1, generation: prefix.generation
         )
         return (response, prefix)
     }

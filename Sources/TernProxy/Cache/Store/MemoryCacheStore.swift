@@ -4,8 +4,10 @@ import NIOCore
 /// Cached responses in this process's memory, shared by all its event loops: bounded in total
 /// bytes with least-recently-used eviction, each variant with its own expiry, bodies kept as
 /// chunks of `ByteBuffer`. One lock guards it, held only for dictionary and list updates (never
-/// while copying a body). Besides the `CacheStore` futures it has a synchronous hit path,
-/// `lookupNow` and `bodyNow`, that allocates no future.
+/// while copying a body). Every stored body has a generation, new on each write (a counter here;
+/// a tier in front of Redis keeps Redis's), and is read only by it: a replaced body's chunks are
+/// gone at once, a reader of it gets nil. Besides the `CacheStore` futures it has a synchronous
+/// hit path, `lookupNow` and `bodyNow`, that allocates no future.
 final class MemoryCacheStore: CacheStore {
     static let defaultChunkSize = 64 * 1024
     /// Counted per variant on top of its body: a rough size of the metadata and bookkeeping.
@@ -43,9 +45,10 @@ final class MemoryCacheStore: CacheStore {
         self.state.withLockedValue { $0.lookup(key.hash, now: now, wholeEntries: self.keepsEntriesWhole) } ?? []
     }
 
-    /// Every body chunk of one variant; nil when it is not stored.
-    func bodyNow(_ key: CacheKey, variant: String) -> [ByteBuffer]? {
-        self.state.withLockedValue { $0.entries[key.hash]?.variants[variant]?.chunks }
+    /// Every body chunk of `variant` as a lookup returned it; nil when that generation of its body
+    /// is not stored (any more).
+    func bodyNow(_ key: CacheKey, variant: CachedResponse) -> [ByteBuffer]? {
+        self.state.withLockedValue { $0.variant(key.hash, variant)?.chunks }
     }
 
     // MARK: What the store holds
@@ -61,11 +64,17 @@ final class MemoryCacheStore: CacheStore {
     }
 
     /// Stores one finished variant (replacing one with the same ID), evicting the least recently
-    /// used entries to make room. `onlyIfPresent`: only when the key already has an entry.
+    /// used entries to make room. `onlyIfPresent`: only when the key already has an entry. Its
+    /// body is stored as `generation`, or a new one of this store when nil.
     @discardableResult
-    func insert(_ key: CacheKey, response: CachedResponse, chunks: [ByteBuffer], expires: NIODeadline, onlyIfPresent: Bool = false) -> Bool {
+    func insert(
+        _ key: CacheKey, response: CachedResponse, chunks: [ByteBuffer], expires: NIODeadline,
+        generation: String? = nil, onlyIfPresent: Bool = false
+    ) -> Bool {
+        var response = response
         let cost = Self.cost(of: response, chunks: chunks)
         return self.state.withLockedValue { state in
+            response.generation = generation ?? state.newGeneration()
             if onlyIfPresent && state.entries[key.hash] == nil { return false }
             guard cost <= self.capacity else {
                 if self.keepsEntriesWhole { state.remove(key.hash) } else { state.removeVariant(key.hash, response.variantID) }
@@ -79,6 +88,7 @@ final class MemoryCacheStore: CacheStore {
 
     /// Replaces the whole entry of `key` with `variants` (possibly none: a marker that the entry
     /// is known, valid until `expires`), unless anything was removed since `removalCount` was read.
+    /// Each variant keeps its `generation` (a new one when it has none).
     @discardableResult
     func replaceEntry(
         _ key: CacheKey,
@@ -93,6 +103,10 @@ final class MemoryCacheStore: CacheStore {
         guard cost <= self.capacity else { return false }
         return self.state.withLockedValue { state in
             guard state.removals == removalCount else { return false }
+            var stored = stored
+            for index in stored.indices where stored[index].response.generation.isEmpty {
+                stored[index].response.generation = state.newGeneration()
+            }
             state.replaceEntry(key.hash, stored, expires: expires)
             state.evict(toFit: self.capacity)
             return state.entries[key.hash] != nil
@@ -125,9 +139,9 @@ final class MemoryCacheStore: CacheStore {
         loop.makeSucceededFuture(self.lookupNow(key, now: .now()))
     }
 
-    func chunk(_ index: Int, of key: CacheKey, variant: String, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer?> {
+    func chunk(_ index: Int, of key: CacheKey, variant: CachedResponse, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer?> {
         let chunk: ByteBuffer? = self.state.withLockedValue { state in
-            guard let chunks = state.entries[key.hash]?.variants[variant]?.chunks, chunks.indices.contains(index) else { return nil }
+            guard let chunks = state.variant(key.hash, variant)?.chunks, chunks.indices.contains(index) else { return nil }
             return chunks[index]
         }
         return loop.makeSucceededFuture(chunk)
@@ -142,7 +156,8 @@ final class MemoryCacheStore: CacheStore {
         return loop.makeSucceededVoidFuture()
     }
 
-    /// Replaces a stored variant's metadata, keeping its body; false when it is not stored.
+    /// Replaces a stored variant's metadata, keeping its body and generation; false when it is not
+    /// stored.
     @discardableResult
     func update(_ key: CacheKey, response: CachedResponse, expires: NIODeadline) -> Bool {
         self.state.withLockedValue { state in
@@ -150,6 +165,7 @@ final class MemoryCacheStore: CacheStore {
             var updated = response
             updated.bodyLength = variant.response.bodyLength
             updated.chunkCount = variant.response.chunkCount
+            updated.generation = variant.response.generation
             variant.response = updated
             variant.expires = expires
             let cost = Self.cost(of: updated, chunks: variant.chunks)
@@ -217,7 +233,23 @@ struct MemoryCacheState: Sendable {
     var tail: Entry?
     var total = 0
     var removals: UInt64 = 0
+    /// The last generation this store gave a body.
+    var generations: UInt64 = 0
     var leases: [String: (holder: String, expires: NIODeadline)] = [:]
+
+    /// A generation no body of this store had before.
+    mutating func newGeneration() -> String {
+        self.generations &+= 1
+        return "m" + String(self.generations, radix: 36)
+    }
+
+    /// The stored variant with the ID and generation of `response`, if it is still there.
+    func variant(_ hash: String, _ response: CachedResponse) -> Variant? {
+        guard let variant = self.entries[hash]?.variants[response.variantID],
+            variant.response.generation == response.generation
+        else { return nil }
+        return variant
+    }
 
     mutating func lookup(_ hash: String, now: NIODeadline, wholeEntries: Bool) -> [CachedResponse]? {
         guard let entry = self.entries[hash] else { return nil }

@@ -1,7 +1,6 @@
 import Foundation
 import Logging
 import Metrics
-import NIOConcurrencyHelpers
 import NIOCore
 import TernRedis
 
@@ -10,11 +9,13 @@ import TernRedis
 /// Key layout, every key of one entry carrying its hash as a `{hash tag}` (one entry, one slot):
 /// - `tern:{h}:v` — a hash, variant ID → metadata (`CachedResponseCodec`);
 /// - `tern:{h}:b:<variant>:<generation>:<n>` — body chunk n; a new generation per write, so a
-///   replacement being written never mixes with the variant being read;
+///   replacement being written never mixes with the variant being read. A chunk read names the
+///   generation it looked up (`CachedResponse.generation`): a replaced generation stays readable
+///   for 30 s (`tern_cache_commit`), then reads nil;
 /// - `tern:{h}:lease` — the fill lease (`SET NX PX`).
 ///
-/// Multi-key updates are Lua functions of `tern.lua` (`tern_cache_commit`, `_chunk`, `_update`,
-/// `_purge`, `tern_lease_release`). Every operation is bounded by `options.timeout` and goes
+/// Multi-key updates are Lua functions of `tern.lua` (`tern_cache_commit`, `_update`, `_purge`,
+/// `tern_lease_release`); a chunk read is a plain `GET`. Every operation is bounded by `options.timeout` and goes
 /// through a `RedisCircuitBreaker`; failures are `CacheStoreError`s (`.unavailable`, `.timeout`,
 /// `.corrupt`), never a crash, and the proxy serves them as misses.
 final class RedisCacheStore: CacheStore {
@@ -34,11 +35,10 @@ final class RedisCacheStore: CacheStore {
         init() {}
     }
 
-    /// A variant with the wall-clock time it expires at in Redis.
+    /// A variant (with its generation) and the wall-clock time it expires at in Redis.
     struct StoredVariant: Sendable {
         var response: CachedResponse
         var expiresAtMs: Int64
-        var generation: String
     }
 
     let client: RedisClient
@@ -46,12 +46,6 @@ final class RedisCacheStore: CacheStore {
     let breaker: RedisCircuitBreaker
     let logger: Logger
     private let ownsClient: Bool
-    /// The generation of each variant as this process last looked it up (key hash, NUL, variant
-    /// ID → generation): chunk reads ask for that generation, so a replacement committed while a
-    /// body streams does not switch the reader to the new body (the replaced chunks stay readable
-    /// for 30 s). Bounded: cleared when it grows past `maxRememberedGenerations`.
-    private let generations = NIOLockedValueBox<[String: String]>([:])
-    static let maxRememberedGenerations = 50_000
 
     /// A store over `client`; with `ownsClient` its `shutdown()` shuts the client down too.
     init(
@@ -94,7 +88,6 @@ final class RedisCacheStore: CacheStore {
     func storedVariants(of key: CacheKey, on loop: any EventLoop) -> EventLoopFuture<[StoredVariant]> {
         let client = self.client
         let breaker = self.breaker
-        let generations = self.generations
         return self.guarded("HGETALL", on: loop) {
             client.hgetall(Self.variantsKey(key), on: loop)
         }.flatMapThrowing { fields in
@@ -108,7 +101,7 @@ final class RedisCacheStore: CacheStore {
                         throw CacheStoreError(code: .corrupt, detail: "stored metadata: variant \(response.variantID) under field \(field)")
                     }
                     if prefix.expiresAtMs > now {
-                        result.append(StoredVariant(response: response, expiresAtMs: prefix.expiresAtMs, generation: prefix.generation))
+                        result.append(StoredVariant(response: response, expiresAtMs: prefix.expiresAtMs))
                     }
                 } catch {
                     var error = error
@@ -117,41 +110,17 @@ final class RedisCacheStore: CacheStore {
                     throw error
                 }
             }
-            if !result.isEmpty {
-                generations.withLockedValue { memo in
-                    if memo.count + result.count > Self.maxRememberedGenerations { memo.removeAll(keepingCapacity: true) }
-                    for variant in result { memo[Self.memoKey(key, variant.response.variantID)] = variant.generation }
-                }
-            }
             return result
         }
     }
 
-    private static func memoKey(_ key: CacheKey, _ variant: String) -> String { "\(key.hash)\u{0}\(variant)" }
-
-    /// The generation a chunk read asks for, if this process has looked the variant up.
-    func rememberedGeneration(_ key: CacheKey, variant: String) -> String? {
-        self.generations.withLockedValue { $0[Self.memoKey(key, variant)] }
-    }
-
-    func chunk(_ index: Int, of key: CacheKey, variant: String, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer?> {
+    /// One GET of the chunk key of `variant.generation`: no other generation's key is ever read.
+    func chunk(_ index: Int, of key: CacheKey, variant: CachedResponse, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer?> {
+        // Not from a lookup: no body of this store has it.
+        guard !variant.generation.isEmpty, index >= 0 else { return loop.makeSucceededFuture(nil) }
         let client = self.client
-        if let generation = self.rememberedGeneration(key, variant: variant) {
-            let chunkKey = Self.chunkKey(key, variant: variant, generation: generation, index: index)
-            return self.guarded("GET chunk", on: loop) { client.get(chunkKey, on: loop) }
-        }
-        return self.guarded("tern_cache_chunk", on: loop) {
-            client.fcall(
-                "tern_cache_chunk", keys: [Self.variantsKey(key)],
-                arguments: [.string(variant), .integer(index), .string(Self.chunkPrefix(key))], on: loop
-            )
-        }.flatMapThrowing { reply -> ByteBuffer? in
-            switch reply {
-            case .null: return nil
-            case .bulkString(let bytes): return bytes
-            default: throw CacheStoreError(code: .corrupt, detail: "tern_cache_chunk answered \(reply)")
-            }
-        }
+        let chunkKey = Self.chunkKey(key, variant: variant.variantID, generation: variant.generation, index: index)
+        return self.guarded("GET chunk", on: loop) { client.get(chunkKey, on: loop) }
     }
 
     func writer(for key: CacheKey, response: CachedResponse, ttl: TimeAmount, on loop: any EventLoop) -> any CacheWriter {

@@ -5,6 +5,8 @@ import TernRedis
 
 /// A memory tier in front of a `RedisCacheStore`, so hot entries need no round trip.
 ///
+/// - Memory holds each body under Redis's generation, so a chunk read is answered by memory when
+///   it holds that generation and by Redis otherwise, with the same bytes either way.
 /// - `variants` answers from memory when it can, else from Redis; a Redis hit whose variants are
 ///   all small (`promotionLimit`) is copied into memory in the background (its bodies fetched
 ///   once). Memory keeps an entry at most `memoryTTL` (and never past its Redis expiry), so
@@ -66,7 +68,7 @@ final class TieredCacheStore: CacheStore {
         }
     }
 
-    func chunk(_ index: Int, of key: CacheKey, variant: String, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer?> {
+    func chunk(_ index: Int, of key: CacheKey, variant: CachedResponse, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer?> {
         if let chunks = self.memoryTier.bodyNow(key, variant: variant), chunks.indices.contains(index) {
             return loop.makeSucceededFuture(chunks[index])
         }
@@ -75,9 +77,10 @@ final class TieredCacheStore: CacheStore {
 
     func writer(for key: CacheKey, response: CachedResponse, ttl: TimeAmount, on loop: any EventLoop) -> any CacheWriter {
         let redisWriter = RedisCacheWriter(store: self.redis, key: key, response: response, ttl: ttl, loop: loop)
+        // Memory stores the body under Redis's generation: either tier answers a read of it.
         let memoryWriter = MemoryCacheWriter(
             store: self.memoryTier, key: key, response: response, ttl: min(ttl, self.memoryTTL),
-            maxObjectSize: self.promotionLimit, onlyIfPresent: true
+            maxObjectSize: self.promotionLimit, generation: redisWriter.generation, onlyIfPresent: true
         )
         return TieredCacheWriter(key: key, redis: redisWriter, memory: memoryWriter, memoryTier: self.memoryTier)
     }
@@ -172,7 +175,7 @@ final class TieredCacheStore: CacheStore {
             let length = chunks.reduce(0) { $0 + $1.readableBytes }
             return loop.makeSucceededFuture(length == response.bodyLength ? chunks : nil)
         }
-        return self.redis.chunk(index, of: key, variant: response.variantID, on: loop).flatMap { chunk in
+        return self.redis.chunk(index, of: key, variant: response, on: loop).flatMap { chunk in
             guard let chunk else { return loop.makeSucceededFuture(nil) }
             return self.fetchChunks(key, response, from: index + 1, into: chunks + [chunk], on: loop)
         }
