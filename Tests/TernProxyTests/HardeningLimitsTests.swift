@@ -182,7 +182,7 @@ final class HardeningLimitsTests: ProxyTestCase {
         for (bad, message) in [
             ("rate-limit fast", "t.conf:2:21: expected a rate like 10r/s or 600r/m, got 'fast'"),
             ("rate-limit 5r/s burst=0", "t.conf:2:32: expected a burst of 1 or more, got '0'"),
-            ("rate-limit 5r/s 7", "t.conf:2:26: expected burst=COUNT, got '7'"),
+            ("rate-limit 5r/s 7", "t.conf:2:26: expected burst=COUNT or local, got '7'"),
         ] {
             XCTAssertThrowsError(
                 try ProxyConfiguration.parse("listen tcp:8080\nlimits { \(bad) }\nroute / { respond 200 }", file: "t.conf", baseDirectory: "/")

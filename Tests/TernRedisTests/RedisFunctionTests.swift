@@ -14,7 +14,7 @@ final class RedisFunctionTests: XCTestCase {
         let server = try startRedis()
         let client = try makeClient(server.url)
         let value45 = try await client.fcall("tern_version").int
-        XCTAssertEqual(value45, 2)
+        XCTAssertEqual(value45, 3)
         let value46 = try await client.fcall("tern_set_if_newer", keys: ["entry"], arguments: [5, "five", 0])
         XCTAssertEqual(value46, .integer(1))
         let value47 = try await client.fcall("tern_set_if_newer", keys: ["entry"], arguments: [4, "four", 0])
@@ -58,10 +58,10 @@ final class RedisFunctionTests: XCTestCase {
         let server = try startRedis()
         let client = try makeClient(server.url)
         let value59 = try await client.fcall("tern_version").int
-        XCTAssertEqual(value59, 2)
+        XCTAssertEqual(value59, 3)
         XCTAssertTrue(try server.cli(["FUNCTION", "FLUSH"]).contains("OK"))
         let value60 = try await client.fcall("tern_version").int
-        XCTAssertEqual(value60, 2)
+        XCTAssertEqual(value60, 3)
         XCTAssertTrue(try server.cli(["FUNCTION", "LIST"]).contains("tern"))
     }
 }

@@ -56,6 +56,12 @@ final class ProxyCache: Sendable {
         self.revalidationGrace = max(0, settings.keepStale.components.seconds)
     }
 
+    /// The Redis store under the cache (alone or behind the memory tier); nil for `cache memory`.
+    /// `rate-limit` keeps its buckets there too.
+    var redisStore: RedisCacheStore? {
+        (self.store as? RedisCacheStore) ?? (self.store as? TieredCacheStore)?.redis
+    }
+
     /// Seconds since the Unix epoch: the clock RFC 9111's arithmetic runs on.
     static func now() -> Int64 {
         var now = timespec()

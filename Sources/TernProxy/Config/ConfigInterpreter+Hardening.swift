@@ -1,6 +1,6 @@
 /// The hardening directives of the `limits { }` block that take more than one value.
 extension ConfigInterpreter {
-    /// `rate-limit 10r/s [burst=20]`, `rate-limit 600r/m`, `rate-limit off`. Without `burst`, the
+    /// `rate-limit 10r/s [burst=20] [local]`, `rate-limit 600r/m`, `rate-limit off`. Without `burst`, the
     /// bucket holds one second's worth of requests (at least one).
     mutating func rateLimit(_ arguments: [ConfigToken], spec: DirectiveSpec) -> ProxyConfiguration.RateLimit? {
         let rateToken = arguments[0]
@@ -19,16 +19,22 @@ extension ConfigInterpreter {
         }
         let rate = perMinute ? number / 60 : number
         var burst = max(1, Int(rate.rounded(.up)))
-        if arguments.count > 1 {
-            let burstToken = arguments[1]
-            guard burstToken.text.hasPrefix("burst=") else {
-                self.expected("burst=COUNT", got: burstToken.text, at: burstToken.location)
+        var local = false
+        var seenBurst = false
+        for token in arguments.dropFirst() {
+            if token.text == "local" && !local {
+                local = true
+                continue
+            }
+            guard token.text.hasPrefix("burst="), !seenBurst else {
+                self.expected(seenBurst ? "local" : (local ? "burst=COUNT" : "burst=COUNT or local"), got: token.text, at: token.location)
                 return nil
             }
-            guard let count = self.count(String(burstToken.text.dropFirst(6)), at: burstToken.location(atOffset: 6), atLeast: 1, what: "a burst")
+            guard let count = self.count(String(token.text.dropFirst(6)), at: token.location(atOffset: 6), atLeast: 1, what: "a burst")
             else { return nil }
             burst = count
+            seenBurst = true
         }
-        return .init(requestsPerSecond: rate, burst: burst)
+        return .init(requestsPerSecond: rate, burst: burst, local: local)
     }
 }

@@ -99,7 +99,7 @@ enum ConfigVocabulary {
         .init(name: "keepalive-timeout", contexts: [.limits], usage: "keepalive-timeout DURATION", arguments: 1...1),
         .init(name: "keepalive-requests", contexts: [.limits], usage: "keepalive-requests COUNT", arguments: 1...1),
         .init(name: "max-connections", contexts: [.limits], usage: "max-connections COUNT", arguments: 1...1),
-        .init(name: "rate-limit", contexts: [.limits], usage: "rate-limit off|RATEr/s|RATEr/m [burst=COUNT]", arguments: 1...2),
+        .init(name: "rate-limit", contexts: [.limits], usage: "rate-limit off|RATEr/s|RATEr/m [burst=COUNT] [local]", arguments: 1...3),
     ]
 
     private static let byName: [String: DirectiveSpec] = Dictionary(

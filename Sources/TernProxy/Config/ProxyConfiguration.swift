@@ -250,13 +250,18 @@ extension ProxyConfiguration {
     }
 
     /// A token bucket per client address: `burst` requests at once, then `requestsPerSecond`.
+    /// Kept in Redis when the cache is there (shared by the proxies that share the cache), unless
+    /// `local`.
     public struct RateLimit: Sendable, Equatable {
         public var requestsPerSecond: Double
         public var burst: Int
+        /// `rate-limit 10r/s local`: this process's own buckets even when the cache is in Redis.
+        public var local: Bool
 
-        public init(requestsPerSecond: Double, burst: Int) {
+        public init(requestsPerSecond: Double, burst: Int, local: Bool = false) {
             self.requestsPerSecond = requestsPerSecond
             self.burst = burst
+            self.local = local
         }
     }
 

@@ -9,14 +9,23 @@ struct ListenerGuards: Sendable {
     let limits: ProxyConfiguration.Limits
     let rules: RequestRules
     let rateLimiter: RateLimiter?
+    /// The rate limit's buckets in Redis, when the cache is there (and the limit is not `local`).
+    let sharedRateLimiter: SharedRateLimiter?
     let allowList: [AddressRange]
     let logger: Logger
 
-    init(limits: ProxyConfiguration.Limits, allowList: [AddressRange] = [], logger: Logger) {
+    init(limits: ProxyConfiguration.Limits, allowList: [AddressRange] = [], redis: RedisCacheStore? = nil, logger: Logger) {
         self.limits = limits
         self.allowList = allowList
         self.rules = RequestRules(limits)
-        self.rateLimiter = limits.rateLimit.map { RateLimiter($0) }
+        if let limit = limits.rateLimit, let redis, !limit.local {
+            let shared = SharedRateLimiter(limit, store: redis)
+            self.sharedRateLimiter = shared
+            self.rateLimiter = shared.local
+        } else {
+            self.sharedRateLimiter = nil
+            self.rateLimiter = limits.rateLimit.map { RateLimiter($0) }
+        }
         self.logger = logger
     }
 
@@ -63,8 +72,8 @@ struct ListenerGuards: Sendable {
         )
         try sync.addHandler(
             RequestGuard(
-                rules: self.rules, rateLimiter: self.rateLimiter, allowList: self.allowList, timer: timer, loop: loop,
-                logger: self.logger),
+                rules: self.rules, rateLimiter: self.rateLimiter, sharedRateLimiter: self.sharedRateLimiter,
+                allowList: self.allowList, timer: timer, loop: loop, logger: self.logger),
             name: Self.requestGuardName)
     }
 }

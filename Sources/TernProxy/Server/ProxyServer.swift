@@ -141,7 +141,8 @@ public final class ProxyServer: Sendable {
         let loops = self.loops
         let quiesce = ServerQuiescingHelper(group: self.group)
         let redirectPort = listener.redirectToHTTPSPort
-        let guards = ListenerGuards(limits: limits, allowList: listener.allowedClients, logger: self.logger)
+        let guards = ListenerGuards(
+            limits: limits, allowList: listener.allowedClients, redis: self.cache?.redisStore, logger: self.logger)
         let connectionLimiter = guards.connectionLimiter()
         let keepAliveTimeout = limits.keepAliveTimeout.timeAmount
         let bootstrap = ServerBootstrap(group: self.group)

@@ -152,6 +152,19 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
 
     private let rules: RequestRules
     private let rateLimiter: RateLimiter?
+    /// Buckets in Redis: a head waits for the answer (`awaitingAdmission`) before going on.
+    private let sharedRateLimiter: SharedRateLimiter?
+    /// A head whose admission Redis has not answered yet. Meanwhile everything the decoder hands
+    /// up waits in `held`, in order, and reads are held back (`readHeld`).
+    private var awaitingAdmission: HTTPRequestHead?
+    private var held: [Held] = []
+    private var readHeld = false
+    private var active = true
+
+    private enum Held {
+        case part(HTTPServerRequestPart)
+        case error(any Error)
+    }
     private let allowList: [AddressRange]
     /// The client's address is not in the listener's `allow` list.
     private var forbidden = false
@@ -170,11 +183,12 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     private var pending: (status: HTTPResponseStatus, version: HTTPVersion, retryAfter: Int?)?
 
     init(
-        rules: RequestRules, rateLimiter: RateLimiter?, allowList: [AddressRange] = [], timer: HeadTimer?, loop: LoopState,
-        logger: Logger
+        rules: RequestRules, rateLimiter: RateLimiter?, sharedRateLimiter: SharedRateLimiter? = nil, allowList: [AddressRange] = [],
+        timer: HeadTimer?, loop: LoopState, logger: Logger
     ) {
         self.rules = rules
         self.rateLimiter = rateLimiter
+        self.sharedRateLimiter = sharedRateLimiter
         self.allowList = allowList
         self.timer = timer
         self.loop = loop
@@ -189,6 +203,14 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !self.refusing else { return }
         let part = Self.unwrapInboundIn(data)
+        if self.awaitingAdmission != nil {
+            self.held.append(.part(part))
+            return
+        }
+        self.handle(part, context: context)
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let head):
             self.timer?.headComplete()
@@ -197,6 +219,13 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             }
             if let violation = self.rules.check(head) {
                 return self.refuse(violation.status, reason: violation.reason, version: head.version, context: context)
+            }
+            if let shared = self.sharedRateLimiter {
+                self.awaitingAdmission = head
+                shared.admit(self.clientAddress, on: context.eventLoop).assumeIsolated().whenSuccess { wait in
+                    self.admitted(wait, context: context)
+                }
+                return
             }
             if let limiter = self.rateLimiter, let wait = limiter.admit(self.clientAddress) {
                 return self.refuse(
@@ -211,10 +240,70 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .body:
             break
         }
-        context.fireChannelRead(data)
+        context.fireChannelRead(Self.wrapInboundOut(part))
+    }
+
+    /// Redis answered for the head in `awaitingAdmission` (the limiter never fails: Redis
+    /// trouble falls back to the local bucket). What was held meanwhile is handled in order.
+    private func admitted(_ wait: Int?, context: ChannelHandlerContext) {
+        guard let head = self.awaitingAdmission else { return }
+        self.awaitingAdmission = nil
+        guard self.active, !self.refusing else {
+            self.held.removeAll()
+            return
+        }
+        if let wait {
+            self.held.removeAll()
+            return self.refuse(.tooManyRequests, reason: "rate limit", version: head.version, retryAfter: wait, context: context)
+        }
+        self.outstanding += 1
+        self.readingBody = true
+        self.timer?.responseInProgress = true
+        context.fireChannelRead(Self.wrapInboundOut(.head(head)))
+        var index = 0
+        while index < self.held.count, self.awaitingAdmission == nil, !self.refusing, self.active {
+            let item = self.held[index]
+            index += 1
+            switch item {
+            case .part(let part): self.handle(part, context: context)
+            case .error(let error): self.errorCaught(context: context, error: error)
+            }
+        }
+        if self.refusing || !self.active {
+            self.held.removeAll()
+        } else {
+            self.held.removeFirst(index)
+        }
+        if self.active && !self.refusing { context.fireChannelReadComplete() }
+        if self.awaitingAdmission == nil && self.readHeld {
+            self.readHeld = false
+            context.read()
+        }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if self.awaitingAdmission != nil { return }  // passed on with the held parts
+        context.fireChannelReadComplete()
+    }
+
+    func read(context: ChannelHandlerContext) {
+        if self.awaitingAdmission != nil {
+            self.readHeld = true
+            return
+        }
+        context.read()
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        self.active = false
+        context.fireChannelInactive()
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
+        if self.awaitingAdmission != nil, error is HTTPParserError, !self.refusing {
+            self.held.append(.error(error))  // after the parts decoded before it
+            return
+        }
         if let error = error as? HTTPParserError, !self.refusing {
             let status: HTTPResponseStatus = error == .headerOverflow ? .requestHeaderFieldsTooLarge : .badRequest
             self.refusing = true

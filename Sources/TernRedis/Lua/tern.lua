@@ -5,7 +5,7 @@
 -- script strings scattered through Swift code. Keys come in KEYS (so a cluster routes them),
 -- everything else in ARGV. Times are in milliseconds.
 
-local LIBRARY_VERSION = 2
+local LIBRARY_VERSION = 3
 
 -- tern_version(): the version of this library, to tell whether the server holds the current one.
 local function version(keys, args)
@@ -197,6 +197,34 @@ local function cache_purge(keys, args)
   return variants
 end
 
+-- tern_rate_take(KEYS[1] = bucket key; ARGV[1] = tokens per second, ARGV[2] = burst) -> 0 when a
+-- token was taken, otherwise the milliseconds until one is back. The proxy's `rate-limit`, shared by
+-- every proxy that uses this Redis: one token bucket per client address, as a hash {t = tokens,
+-- u = last update in microseconds}. Time is the server's (TIME), so the proxies' clocks need not
+-- agree. The bucket expires once it would have refilled, so idle addresses cost nothing.
+local function rate_take(keys, args)
+  local rate = tonumber(args[1])
+  local burst = tonumber(args[2])
+  if rate == nil or rate <= 0 or burst == nil or burst < 1 then
+    return redis.error_reply('ERR tern_rate_take: rate and burst must be positive numbers')
+  end
+  local time = redis.call('TIME')
+  local now = tonumber(time[1]) * 1000000 + tonumber(time[2])
+  local bucket = redis.call('HMGET', keys[1], 't', 'u')
+  local tokens = tonumber(bucket[1]) or burst
+  local updated = tonumber(bucket[2]) or now
+  tokens = math.min(burst, tokens + math.max(0, now - updated) / 1000000 * rate)
+  local wait = 0
+  if tokens >= 1 then
+    tokens = tokens - 1
+  else
+    wait = math.max(1, math.ceil((1 - tokens) / rate * 1000))
+  end
+  redis.call('HSET', keys[1], 't', string.format('%.17g', tokens), 'u', string.format('%d', now))
+  redis.call('PEXPIRE', keys[1], math.ceil(burst / rate * 1000) + 1000)
+  return wait
+end
+
 redis.register_function{function_name = 'tern_version', callback = version, flags = {'no-writes'}}
 redis.register_function('tern_set_if_newer', set_if_newer)
 redis.register_function{function_name = 'tern_get_versioned', callback = get_versioned, flags = {'no-writes'}}
@@ -206,3 +234,4 @@ redis.register_function('tern_cache_commit', cache_commit)
 redis.register_function{function_name = 'tern_cache_chunk', callback = cache_chunk, flags = {'no-writes'}}
 redis.register_function('tern_cache_update', cache_update)
 redis.register_function('tern_cache_purge', cache_purge)
+redis.register_function('tern_rate_take', rate_take)
