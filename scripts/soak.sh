@@ -17,8 +17,8 @@ for tool in nginx wrk; do
 done
 
 echo "building tern (release)…" >&2
-swift build -c release --product tern --package-path "$root" >&2
-tern="$(swift build -c release --product tern --package-path "$root" --show-bin-path)/tern"
+swift build -c release --product tern --package-path "$root" -Xswiftc -enforce-exclusivity=unchecked >&2
+built="$(swift build -c release --product tern --package-path "$root" -Xswiftc -enforce-exclusivity=unchecked --show-bin-path)/tern"
 
 pids=()
 cleanup() {
@@ -30,6 +30,9 @@ trap cleanup EXIT
 
 chmod 755 "$work"
 mkdir -p "$work/www" "$work/logs"
+# A copy: a rebuild during a long soak must not swap the binary under the running proxy.
+tern="$work/tern"
+cp "$built" "$tern"
 head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/1k"
 origin_port=18290; tern_port=18291
 

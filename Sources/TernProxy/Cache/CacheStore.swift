@@ -41,15 +41,18 @@ struct CacheKey: Hashable, Sendable {
 struct CachedResponse: Sendable {
     /// The secondary key: a hash of `varyValues`, "" when the response has no `Vary`.
     var variantID: String
-    var status: UInt
+    var status: UInt { didSet { self.updateFreshness() } }
     /// The response header fields as stored: hop-by-hop fields already removed.
-    var headers: HTTPHeaders
+    var headers: HTTPHeaders { didSet { self.updateFreshness() } }
     /// The request fields the response's `Vary` names: lowercased name, then the request's
     /// normalized value or nil when the request did not send it. In `Vary` order.
     var varyValues: [VaryValue]
     /// RFC 9111 §4.2.3 `request_time` and `response_time`, seconds since the Unix epoch.
-    var requestTime: Int64
-    var responseTime: Int64
+    var requestTime: Int64 { didSet { self.updateFreshness() } }
+    var responseTime: Int64 { didSet { self.updateFreshness() } }
+    /// Directives, lifetime and initial age, worked out from the fields above once (and again
+    /// when they change), so that a hit does not parse `Cache-Control` and dates again.
+    private(set) var freshness: CachePolicy.Freshness
     /// The whole body's length and how many chunks hold it (filled in by the writer).
     var bodyLength: Int
     var chunkCount: Int
@@ -77,6 +80,12 @@ struct CachedResponse: Sendable {
         self.chunkCount = chunkCount
         self.isPassMarker = isPassMarker
         self.generation = generation
+        self.freshness = CachePolicy.Freshness(status: status, headers: headers, requestTime: requestTime, responseTime: responseTime)
+    }
+
+    private mutating func updateFreshness() {
+        self.freshness = CachePolicy.Freshness(
+            status: self.status, headers: self.headers, requestTime: self.requestTime, responseTime: self.responseTime)
     }
 }
 

@@ -92,7 +92,9 @@ extension ProxyHandler {
             return
         }
         let now = ProxyCache.now()
-        switch CachePolicy.use(stored, request: request.headers, now: now) {
+        let traits = CachePolicy.RequestTraits(request.headers)
+        self.requestTraits = traits
+        switch CachePolicy.use(stored, request: request.headers, traits: traits, now: now) {
         case .fresh, .staleAllowed:
             cache.hits.increment()
             self.cacheStatus.hit = true
@@ -192,16 +194,18 @@ extension ProxyHandler {
     /// alone for HEAD, else the whole body from the memory tier or chunk by chunk from the store.
     func serveStored(_ stored: CachedResponse, cache: ProxyCache, now: Int64) {
         guard let context = self.context, let request = self.requestHead else { return }
-        let age = CachePolicy.currentAge(
-            headers: stored.headers, requestTime: stored.requestTime, responseTime: stored.responseTime, now: now)
-        let lifetime = CachePolicy.freshnessLifetime(status: stored.status, headers: stored.headers, responseTime: stored.responseTime)
-        if self.cacheStatus.hit { self.cacheStatus.ttl = lifetime - age }
+        let age = stored.freshness.age(now: now)
+        if self.cacheStatus.hit { self.cacheStatus.ttl = stored.freshness.lifetime - age }
 
         var status = HTTPResponseStatus(statusCode: Int(stored.status))
         var headers = stored.headers
         var range: (start: Int, end: Int)?
         var sendBody = request.method != .HEAD && status.mayHaveBody
-        switch CachePolicy.evaluateConditional(method: request.method, request: request.headers, stored: stored.headers) {
+        let traits = self.requestTraits ?? CachePolicy.RequestTraits(request.headers)
+        let conditional: CachePolicy.Conditional =
+            traits.hasConditional
+            ? CachePolicy.evaluateConditional(method: request.method, request: request.headers, stored: stored.headers) : .proceed
+        switch conditional {
         case .notModified:
             status = .notModified
             headers = Self.notModifiedHeaders(stored.headers)
@@ -210,7 +214,7 @@ extension ProxyHandler {
             self.respondLocally(.preconditionFailed)
             return
         case .proceed:
-            if stored.status == 200, request.method == .GET {
+            if traits.hasRange, stored.status == 200, request.method == .GET {
                 switch CachePolicy.range(method: request.method, request: request.headers, length: stored.bodyLength, stored: stored.headers) {
                 case .full:
                     break

@@ -74,6 +74,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     var cacheWriter: (any CacheWriter)?
     var cacheLease = false
     var cacheRequestTime: Int64 = 0
+    /// The request's cache-relevant fields, looked for once per exchange (nil until a lookup).
+    var requestTraits: CachePolicy.RequestTraits?
     /// Sent from the cache when the upstream's exchange ends (after a 304, or stale-if-error).
     var cacheAnswer: CachedResponse?
     var serving: ServingState?
@@ -423,6 +425,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             self.cacheStatus = .init()
             self.cacheAnswer = nil
             self.serving = nil
+            self.requestTraits = nil
         }
         self.route = nil
         self.balancer = nil

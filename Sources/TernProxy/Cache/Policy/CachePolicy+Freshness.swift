@@ -81,6 +81,31 @@ extension CachePolicy {
         return Self.add(correctedInitialAge, residentTime)
     }
 
+    /// What RFC 9111's arithmetic needs of a stored response, worked out once: its directives,
+    /// its freshness lifetime (§4.2.1) and its corrected initial age (§4.2.3), so that its current
+    /// age at any time is one addition.
+    struct Freshness: Equatable, Sendable {
+        var directives: ResponseDirectives
+        var lifetime: Int64
+        /// `corrected_initial_age`: the age the response had when it was received.
+        var initialAge: Int64
+        var responseTime: Int64
+
+        init(status: UInt, headers: HTTPHeaders, requestTime: Int64, responseTime: Int64) {
+            self.directives = ResponseDirectives(headers)
+            self.lifetime = CachePolicy.freshnessLifetime(
+                status: status, headers: headers, directives: self.directives, responseTime: responseTime)
+            self.initialAge = CachePolicy.currentAge(
+                headers: headers, requestTime: requestTime, responseTime: responseTime, now: responseTime)
+            self.responseTime = responseTime
+        }
+
+        /// §4.2.3 `current_age` at `now`: the initial age plus the time since it was received.
+        func age(now: Int64) -> Int64 {
+            CachePolicy.add(self.initialAge, max(0, CachePolicy.subtract(now, self.responseTime)))
+        }
+    }
+
     /// RFC 9111 §4.2 and §4.3, RFC 5861 §3 and the request's directives: how `stored` may be used.
     /// - Request or response `no-cache` → revalidate.
     /// - Fresh (age < lifetime) → fresh, unless the request's `max-age` is exceeded (ignored for a
@@ -88,14 +113,13 @@ extension CachePolicy {
     /// - Stale: `must-revalidate`, `proxy-revalidate` or `s-maxage` → revalidate (the client's
     ///   `max-stale` cannot override them); within `stale-while-revalidate` → staleWhileRevalidate;
     ///   within the client's `max-stale` → staleAllowed; otherwise revalidate.
-    static func use(_ stored: CachedResponse, request: HTTPHeaders, now: Int64) -> Use {
-        let response = ResponseDirectives(stored.headers)
-        let client = RequestDirectives(request)
+    /// `traits`, when the caller has them, spares parsing a request that has no directives.
+    static func use(_ stored: CachedResponse, request: HTTPHeaders, traits: RequestTraits? = nil, now: Int64) -> Use {
+        let response = stored.freshness.directives
+        let client = traits?.hasCacheDirectives == false ? RequestDirectives() : RequestDirectives(request)
         if response.noCache || client.noCache { return .revalidate }
-        let lifetime = Self.freshnessLifetime(
-            status: stored.status, headers: stored.headers, directives: response, responseTime: stored.responseTime)
-        let age = Self.currentAge(
-            headers: stored.headers, requestTime: stored.requestTime, responseTime: stored.responseTime, now: now)
+        let lifetime = stored.freshness.lifetime
+        let age = stored.freshness.age(now: now)
         let isFresh = age < lifetime
         if let maxAge = client.maxAge, age > maxAge, !(isFresh && response.immutable) { return .revalidate }
         if let minFresh = client.minFresh, Self.subtract(lifetime, age) < minFresh { return .revalidate }
@@ -112,12 +136,10 @@ extension CachePolicy {
     /// `stale-if-error`; never when `must-revalidate`, `proxy-revalidate`, `s-maxage` or
     /// `no-cache` forbid serving it stale (RFC 9111 §4.2.4). A still-fresh response qualifies.
     static func mayServeStaleOnError(_ stored: CachedResponse, request: HTTPHeaders, now: Int64) -> Bool {
-        let response = ResponseDirectives(stored.headers)
+        let response = stored.freshness.directives
         guard !response.forbidsStale else { return false }
-        let lifetime = Self.freshnessLifetime(
-            status: stored.status, headers: stored.headers, directives: response, responseTime: stored.responseTime)
-        let age = Self.currentAge(
-            headers: stored.headers, requestTime: stored.requestTime, responseTime: stored.responseTime, now: now)
+        let lifetime = stored.freshness.lifetime
+        let age = stored.freshness.age(now: now)
         let staleness = max(0, Self.subtract(age, lifetime))
         if let window = response.staleIfError, staleness <= window { return true }
         if let window = RequestDirectives(request).staleIfError, staleness <= window { return true }
@@ -129,12 +151,9 @@ extension CachePolicy {
     /// (`stale-while-revalidate`, `stale-if-error`); with a validator (`ETag` or `Last-Modified`)
     /// at least `revalidationGrace` beyond the freshness, so it can be revalidated. At least 1.
     static func storeTTL(_ stored: CachedResponse, revalidationGrace: Int64) -> Int64 {
-        let response = ResponseDirectives(stored.headers)
-        let lifetime = Self.freshnessLifetime(
-            status: stored.status, headers: stored.headers, directives: response, responseTime: stored.responseTime)
-        let initialAge = Self.currentAge(
-            headers: stored.headers, requestTime: stored.requestTime, responseTime: stored.responseTime,
-            now: stored.responseTime)
+        let response = stored.freshness.directives
+        let lifetime = stored.freshness.lifetime
+        let initialAge = stored.freshness.initialAge
         let freshness = max(0, Self.subtract(lifetime, initialAge))
         let staleWindow = response.forbidsStale ? 0 : max(response.staleWhileRevalidate ?? 0, response.staleIfError ?? 0)
         var ttl = Self.add(freshness, staleWindow)
