@@ -37,6 +37,24 @@ final class CacheStoreRedisTests: XCTestCase {
     func testReplacedGenerationIsNeverRead() async throws { try await self.contract().replacedGenerationIsNeverRead() }
     func testLease() async throws { try await self.contract().lease() }
 
+    /// A hit on a key with one variant is one round trip: the lookup carries chunk 0; with two
+    /// variants it does not guess which one will be used.
+    func testLookupBringsTheOnlyVariantsFirstChunk() async throws {
+        let contract = try self.contract()
+        let key = CacheStoreContract.uniqueKey()
+        let body = CacheStoreContract.body(1024)
+        _ = try await contract.put(key, CacheStoreContract.response("v1"), body)
+        let one = try await contract.variants(key)
+        XCTAssertEqual(one.count, 1)
+        XCTAssertEqual(one.first?.firstChunk, body)
+        let fromLookup = try await contract.chunk(0, key, try XCTUnwrap(one.first))
+        XCTAssertEqual(fromLookup, body)
+        _ = try await contract.put(key, CacheStoreContract.response("v2"), CacheStoreContract.body(10))
+        let two = try await contract.variants(key)
+        XCTAssertEqual(two.count, 2)
+        XCTAssertTrue(two.allSatisfy { $0.firstChunk == nil })
+    }
+
     func testKeyLayoutAndChunksOfAFiveMiBBody() async throws {
         let contract = try self.contract()
         let server = try XCTUnwrap(self.server)

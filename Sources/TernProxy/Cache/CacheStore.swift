@@ -64,6 +64,9 @@ struct CachedResponse: Sendable {
     /// a reader never gets the bytes of a body that replaced the one it looked up. "" in a
     /// response not (yet) from a store; ignored by writers, which always make a new one.
     var generation: String
+    /// Chunk 0 of `generation`, when the store's lookup brought it along (Redis, for a key with
+    /// one variant): reading it costs no second round trip. Never kept in a store.
+    var firstChunk: ByteBuffer?
 
     init(
         variantID: String = "", status: UInt, headers: HTTPHeaders, varyValues: [VaryValue] = [],

@@ -149,6 +149,22 @@ local function cache_chunk(keys, args)
   return redis.call('GET', chunk_key(args[3], args[1], generation, args[2]))
 end
 
+-- tern_cache_lookup(KEYS[1] = variants hash; ARGV[1] = chunk key prefix) -> {fields, chunk}
+-- A lookup in one round trip: every variant's metadata, as HGETALL gives it, and, when there is
+-- exactly one variant, chunk 0 of its current generation (nil if gone), read atomically with it.
+-- Most URLs have one variant and a small body: the whole hit is this one call.
+local function cache_lookup(keys, args)
+  local all = redis.call('HGETALL', keys[1])
+  local chunk = false
+  if #all == 2 then
+    local generation, count = cache_meta(all[2])
+    if generation and count > 0 then
+      chunk = redis.call('GET', chunk_key(args[1], all[1], generation, 0))
+    end
+  end
+  return {all, chunk}
+end
+
 -- tern_cache_update(KEYS[1] = variants hash; ARGV[1] = variant ID, ARGV[2] = new fields (after the
 -- T1 line), ARGV[3] = TTL in ms, ARGV[4] = prefix, ARGV[5] = new expiry in ms since the epoch)
 -- After a revalidation: new headers and times, the same body. Returns 1, or 0 when the variant (or
@@ -232,6 +248,7 @@ redis.register_function('tern_lease_acquire', lease_acquire)
 redis.register_function('tern_lease_release', lease_release)
 redis.register_function('tern_cache_commit', cache_commit)
 redis.register_function{function_name = 'tern_cache_chunk', callback = cache_chunk, flags = {'no-writes'}}
+redis.register_function{function_name = 'tern_cache_lookup', callback = cache_lookup, flags = {'no-writes'}}
 redis.register_function('tern_cache_update', cache_update)
 redis.register_function('tern_cache_purge', cache_purge)
 redis.register_function('tern_rate_take', rate_take)

@@ -72,6 +72,7 @@ final class MemoryCacheStore: CacheStore {
         generation: String? = nil, onlyIfPresent: Bool = false
     ) -> Bool {
         var response = response
+        response.firstChunk = nil  // the chunks are stored whole beside it
         let cost = Self.cost(of: response, chunks: chunks)
         return self.state.withLockedValue { state in
             response.generation = generation ?? state.newGeneration()

@@ -88,18 +88,29 @@ final class RedisCacheStore: CacheStore {
     func storedVariants(of key: CacheKey, on loop: any EventLoop) -> EventLoopFuture<[StoredVariant]> {
         let client = self.client
         let breaker = self.breaker
-        return self.guarded("HGETALL", on: loop) {
-            client.hgetall(Self.variantsKey(key), on: loop)
-        }.flatMapThrowing { fields in
+        return self.guarded("lookup", on: loop) {
+            client.fcall("tern_cache_lookup", keys: [Self.variantsKey(key)], arguments: [.string(Self.chunkPrefix(key))], on: loop)
+        }.flatMapThrowing { reply in
+            // {HGETALL's fields, chunk 0 of the only variant or nil}
+            guard case .array(let parts) = reply, parts.count == 2, let pairs = parts[0].pairs else {
+                let error = CacheStoreError(code: .corrupt, detail: "tern_cache_lookup answered \(reply)")
+                breaker.failed(error, outage: false)
+                throw error
+            }
+            let firstChunk = parts[1].bytes
             let now = Self.nowMs()
             var result: [StoredVariant] = []
-            result.reserveCapacity(fields.count)
-            for (field, value) in fields {
+            result.reserveCapacity(pairs.count)
+            for (fieldValue, metadata) in pairs {
                 do throws(CacheStoreError) {
-                    let (response, prefix) = try CachedResponseCodec.decode(value)
+                    guard let field = fieldValue.string, let value = metadata.bytes else {
+                        throw CacheStoreError(code: .corrupt, detail: "stored metadata: not a string")
+                    }
+                    var (response, prefix) = try CachedResponseCodec.decode(value)
                     guard response.variantID == field else {
                         throw CacheStoreError(code: .corrupt, detail: "stored metadata: variant \(response.variantID) under field \(field)")
                     }
+                    if pairs.count == 1, response.chunkCount > 0 { response.firstChunk = firstChunk }
                     if prefix.expiresAtMs > now {
                         result.append(StoredVariant(response: response, expiresAtMs: prefix.expiresAtMs))
                     }
@@ -118,6 +129,8 @@ final class RedisCacheStore: CacheStore {
     func chunk(_ index: Int, of key: CacheKey, variant: CachedResponse, on loop: any EventLoop) -> EventLoopFuture<ByteBuffer?> {
         // Not from a lookup: no body of this store has it.
         guard !variant.generation.isEmpty, index >= 0 else { return loop.makeSucceededFuture(nil) }
+        // The lookup brought it along, read in the same atomic step as the metadata.
+        if index == 0, let first = variant.firstChunk { return loop.makeSucceededFuture(first) }
         let client = self.client
         let chunkKey = Self.chunkKey(key, variant: variant.variantID, generation: variant.generation, index: index)
         return self.guarded("GET chunk", on: loop) { client.get(chunkKey, on: loop) }
