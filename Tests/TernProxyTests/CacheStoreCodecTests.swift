@@ -37,6 +37,30 @@ final class CacheStoreCodecTests: XCTestCase {
         XCTAssertTrue(decoded.isPassMarker)
     }
 
+    /// The prefix line, read byte by byte: what it accepts and what it refuses.
+    func testPrefixLines() {
+        let good: [(String, CachedResponseCodec.Prefix)] = [
+            ("T1 abc 1 1 1\n", .init(generation: "abc", chunkCount: 1, bodyLength: 1, expiresAtMs: 1)),
+            ("T1 Z9 0 0 -5\n", .init(generation: "Z9", chunkCount: 0, bodyLength: 0, expiresAtMs: -5)),
+            ("T1 0 2 262144 1900000000000\n", .init(generation: "0", chunkCount: 2, bodyLength: 262_144, expiresAtMs: 1_900_000_000_000)),
+        ]
+        for (line, expected) in good {
+            var buffer = ByteBuffer(string: line + "rest")
+            XCTAssertEqual(try CachedResponseCodec.decodePrefix(&buffer), expected, line)
+            XCTAssertEqual(buffer.readableBytes, 4, "the reader stops after the line: \(line)")
+        }
+        let bad = [
+            "T1\n", "T1 \n", "T1 abc\n", "T1 abc 1 1\n", "T1 abc 1 1 1 1\n", "T1  abc 1 1 1\n", "T1 abc  1 1 1\n",
+            "T1 abc 1 1 \n", "T1 abc 1 1 x\n", "T1 abc 1x 1 1\n", "T1 abc 1 1 1 \n", "t1 abc 1 1 1\n", "T1 ab-c 1 1 1\n",
+            "T1 é 1 1 1\n", "T1 abc 0 1 1\n", "T1 abc 1 -1 1\n", "T1 abc 1 1 --1\n", "T1 abc 1 1 -\n",
+            "T1 abc 1 1 1234567890123456789\n", "T1 abc 99999999 1 1\n", "T1 abc 1 1 1\r\n",
+        ]
+        for line in bad {
+            var buffer = ByteBuffer(string: line)
+            XCTAssertThrowsError(try CachedResponseCodec.decodePrefix(&buffer), line.debugDescription)
+        }
+    }
+
     func testCorruptInputIsRejected() {
         let valid = CachedResponseCodec.encode(self.sample(), prefix: self.prefix)
         var cases: [String: ByteBuffer] = [

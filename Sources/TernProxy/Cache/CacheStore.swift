@@ -11,7 +11,13 @@ struct CacheKey: Hashable, Sendable {
     let hash: String
 
     init(scheme: String, host: String, target: String) {
-        self.init(uri: "\(scheme)://\(host.lowercased())\(target)")
+        let lowercaseHost = host.utf8.contains { $0 &- UInt8(ascii: "A") < 26 } ? host.lowercased() : host
+        var uri = scheme
+        uri.reserveCapacity(scheme.utf8.count + 3 + lowercaseHost.utf8.count + target.utf8.count)
+        uri += "://"
+        uri += lowercaseHost
+        uri += target
+        self.init(uri: uri)
     }
 
     init(uri: String) {
@@ -28,11 +34,16 @@ struct CacheKey: Hashable, Sendable {
             b = (b ^ UInt64(byte)) &* 0x0000_0100_0000_01b3
             b = b ^ (b >> 29)
         }
-        func hex(_ value: UInt64) -> String {
-            let text = String(value, radix: 16)
-            return String(repeating: "0", count: 16 - text.count) + text
+        // 32 hex digits written straight into the string's storage: this runs on every lookup.
+        return String(unsafeUninitializedCapacity: 32) { bytes in
+            let digits: StaticString = "0123456789abcdef"
+            for nibble in 0..<16 {
+                let shift = UInt64(60 - 4 * nibble)
+                bytes[nibble] = digits.utf8Start[Int((a >> shift) & 0xF)]
+                bytes[16 + nibble] = digits.utf8Start[Int((b >> shift) & 0xF)]
+            }
+            return 32
         }
-        return hex(a) + hex(b)
     }
 }
 
@@ -53,6 +64,9 @@ struct CachedResponse: Sendable {
     /// Directives, lifetime and initial age, worked out from the fields above once (and again
     /// when they change), so that a hit does not parse `Cache-Control` and dates again.
     private(set) var freshness: CachePolicy.Freshness
+    /// Which of the fields a hit adds or replaces the stored ones already have: a hit on a
+    /// response without them only appends.
+    private(set) var has: StoredFields
     /// The whole body's length and how many chunks hold it (filled in by the writer).
     var bodyLength: Int
     var chunkCount: Int
@@ -84,11 +98,32 @@ struct CachedResponse: Sendable {
         self.isPassMarker = isPassMarker
         self.generation = generation
         self.freshness = CachePolicy.Freshness(status: status, headers: headers, requestTime: requestTime, responseTime: responseTime)
+        self.has = StoredFields(headers)
     }
 
     private mutating func updateFreshness() {
         self.freshness = CachePolicy.Freshness(
             status: self.status, headers: self.headers, requestTime: self.requestTime, responseTime: self.responseTime)
+        self.has = StoredFields(self.headers)
+    }
+
+    struct StoredFields: Equatable, Sendable {
+        var age = false, cacheStatus = false, contentLength = false, via = false
+
+        init(_ headers: HTTPHeaders) {
+            for (name, _) in headers {
+                switch name.utf8.count {
+                case 3:
+                    if CachePolicy.equalsLowercased(name, "age") { self.age = true } else if CachePolicy.equalsLowercased(name, "via") { self.via = true }
+                case 12:
+                    if CachePolicy.equalsLowercased(name, "cache-status") { self.cacheStatus = true }
+                case 14:
+                    if CachePolicy.equalsLowercased(name, "content-length") { self.contentLength = true }
+                default:
+                    break
+                }
+            }
+        }
     }
 }
 

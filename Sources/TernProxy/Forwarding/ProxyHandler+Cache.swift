@@ -231,13 +231,21 @@ extension ProxyHandler {
                 }
             }
         }
-        headers.replaceOrAdd(name: "Age", value: String(age))
-        headers.replaceOrAdd(name: "Cache-Status", value: self.cacheStatus.render(cacheName: ProxyCache.name))
-        if !headers.contains(name: "content-length"), sendBody || request.method == .HEAD, status.mayHaveBody {
+        // The stored fields rarely hold these: then they are only appended (no search).
+        let has = stored.has
+        let ageValue = String(age)
+        if has.age { headers.replaceOrAdd(name: "Age", value: ageValue) } else { headers.add(name: "Age", value: ageValue) }
+        let cacheStatus = self.cacheStatus.render(cacheName: ProxyCache.name)
+        if has.cacheStatus { headers.replaceOrAdd(name: "Cache-Status", value: cacheStatus) } else { headers.add(name: "Cache-Status", value: cacheStatus) }
+        if !has.contentLength, status != .partialContent, status != .rangeNotSatisfiable, sendBody || request.method == .HEAD,
+            status.mayHaveBody
+        {
             headers.add(name: "Content-Length", value: String(stored.bodyLength))
         }
         let forwarding = self.runtime?.configuration.forwarding
-        if forwarding?.via == true { HeaderRewriting.appendVia(&headers, version: .http1_1) }
+        if forwarding?.via == true {
+            if has.via { HeaderRewriting.appendVia(&headers, version: .http1_1) } else { headers.add(name: "Via", value: "1.1 tern") }
+        }
         if let rules = self.route?.config.responseHeaders, !rules.isEmpty { HeaderRewriting.apply(rules, to: &headers) }
         if !self.keepAlive || self.quiescing {
             headers.replaceOrAdd(name: "Connection", value: "close")

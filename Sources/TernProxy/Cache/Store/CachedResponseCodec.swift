@@ -103,22 +103,59 @@ enum CachedResponseCodec {
         return (response, prefix)
     }
 
+    /// Reads `T1 <generation> <chunks> <length> <expires>\n` byte by byte: it runs on every Redis
+    /// lookup, so no `String` of the line, no split and no `Character` properties.
     static func decodePrefix(_ buffer: inout ByteBuffer) throws(CacheStoreError) -> Prefix {
         let view = buffer.readableBytesView
         guard let newline = view.prefix(200).firstIndex(of: UInt8(ascii: "\n")) else {
             throw self.corrupt("no header line")
         }
-        let line = String(decoding: view[view.startIndex..<newline], as: UTF8.self)
-        buffer.moveReaderIndex(forwardBy: newline - view.startIndex + 1)
-        let fields = line.split(separator: " ", omittingEmptySubsequences: false)
-        guard fields.count == 5, fields[0] == Self.version else {
-            throw self.corrupt("header line is not `\(version) generation chunks length expiry`")
+        let badLine = self.corrupt("header line is not `\(version) generation chunks length expiry`")
+        let badValues = self.corrupt("bad header line values")
+        var index = view.startIndex
+        guard newline - index > 3, view[index] == UInt8(ascii: "T"), view[index + 1] == UInt8(ascii: "1"),
+            view[index + 2] == UInt8(ascii: " ")
+        else { throw badLine }
+        index += 3
+        let generationStart = index
+        while index < newline, view[index] != UInt8(ascii: " ") {
+            let byte = view[index]
+            guard byte &- UInt8(ascii: "0") < 10 || (byte | 0x20) &- UInt8(ascii: "a") < 26 else { throw badValues }
+            index += 1
         }
-        guard !fields[1].isEmpty, fields[1].allSatisfy({ $0.isASCII && ($0.isLetter || $0.isNumber) }),
-            let chunkCount = Int(fields[2]), let bodyLength = Int(fields[3]), let expires = Int64(fields[4]),
-            chunkCount >= 0, chunkCount <= maxChunkCount, bodyLength >= 0, (chunkCount == 0) == (bodyLength == 0)
-        else { throw self.corrupt("bad header line values") }
-        return Prefix(generation: String(fields[1]), chunkCount: chunkCount, bodyLength: bodyLength, expiresAtMs: expires)
+        guard index > generationStart, index < newline else { throw index == newline ? badLine : badValues }
+        let generation = String(decoding: view[generationStart..<index], as: UTF8.self)
+        index += 1
+        /// A decimal number ending at a space (or, for the last, the newline); `negative` allows a '-'.
+        func number(last: Bool, negative: Bool = false) throws(CacheStoreError) -> Int64 {
+            var sign: Int64 = 1
+            if negative, index < newline, view[index] == UInt8(ascii: "-") {
+                sign = -1
+                index += 1
+            }
+            let start = index
+            var value: Int64 = 0
+            while index < newline, view[index] != UInt8(ascii: " ") {
+                let digit = view[index] &- UInt8(ascii: "0")
+                guard digit < 10, index - start < 18 else { throw badValues }
+                value = value * 10 + Int64(digit)
+                index += 1
+            }
+            guard index > start else { throw last || index < newline ? badValues : badLine }
+            if last {
+                guard index == newline else { throw badLine }
+            } else {
+                guard index < newline else { throw badLine }
+                index += 1
+            }
+            return sign * value
+        }
+        let chunkCount = Int(try number(last: false))
+        let bodyLength = Int(try number(last: false))
+        let expires = try number(last: true, negative: true)
+        guard chunkCount <= maxChunkCount, (chunkCount == 0) == (bodyLength == 0) else { throw badValues }
+        buffer.moveReaderIndex(forwardBy: newline - view.startIndex + 1)
+        return Prefix(generation: generation, chunkCount: chunkCount, bodyLength: bodyLength, expiresAtMs: expires)
     }
 
     private static func readCount(_ buffer: inout ByteBuffer) throws(CacheStoreError) -> Int {
