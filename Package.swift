@@ -125,6 +125,7 @@ let package = Package(
                 "TernRedis",
                 .product(name: "MetricsTestKit", package: "swift-metrics"),
                 .product(name: "NIOWebSocket", package: "swift-nio"),
+                .product(name: "NIOEmbedded", package: "swift-nio"),
                 .product(name: "HTTPTypes", package: "swift-http-types"),
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),

@@ -46,6 +46,8 @@ final class RedisCacheStore: CacheStore {
     let breaker: RedisCircuitBreaker
     let logger: Logger
     private let ownsClient: Bool
+    /// One per loop of the client's group: the timeouts of that loop's operations.
+    private let deadlines: [ObjectIdentifier: OperationDeadlines]
 
     /// A store over `client`; with `ownsClient` its `shutdown()` shuts the client down too.
     init(
@@ -63,6 +65,11 @@ final class RedisCacheStore: CacheStore {
         self.breaker = RedisCircuitBreaker(
             baseDelay: options.breakerBaseDelay, maxDelay: options.breakerMaxDelay, logger: logger, metricsFactory: metricsFactory
         )
+        var deadlines: [ObjectIdentifier: OperationDeadlines] = [:]
+        for loop in client.eventLoopGroup.makeIterator() {
+            deadlines[ObjectIdentifier(loop)] = OperationDeadlines(loop: loop, timeout: options.timeout)
+        }
+        self.deadlines = deadlines
     }
 
     // MARK: Keys
@@ -200,17 +207,31 @@ final class RedisCacheStore: CacheStore {
             )
         }
         let promise = loop.makePromise(of: T.self)
-        let once = Once()
         let timeout = self.options.timeout
-        let timer = loop.scheduleTask(in: timeout) {
-            guard once.take() else { return }
+        let onTimeout: @Sendable () -> Void = {
             let error = CacheStoreError(code: .timeout, detail: "redis did not answer \(operation) within \(timeout.nanoseconds / 1_000_000) ms")
             breaker.failed(error, outage: true)
             promise.fail(error)
         }
+        let finish: @Sendable () -> Bool
+        if loop.inEventLoop, let deadlines = self.deadlines[ObjectIdentifier(loop)] {
+            // The loop's one timer (the proxy's case: every call comes from a connection's loop).
+            let bounded = deadlines.start(onTimeout: onTimeout)
+            finish = { bounded.finish() }
+        } else {
+            let once = Once()
+            let timer = loop.scheduleTask(in: timeout) {
+                guard once.take() else { return }
+                onTimeout()
+            }
+            finish = {
+                guard once.take() else { return false }
+                timer.cancel()
+                return true
+            }
+        }
         body().hop(to: loop).whenComplete { result in
-            guard once.take() else { return }
-            timer.cancel()
+            guard finish() else { return }
             switch result {
             case .success(let value):
                 breaker.succeeded()
