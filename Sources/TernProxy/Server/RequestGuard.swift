@@ -207,10 +207,11 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             self.held.append(.part(part))
             return
         }
-        self.handle(part, context: context)
+        self.handle(part, data: data, context: context)
     }
 
-    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+    /// `data`: the part as it came (passed on as it is); nil for a part that was held.
+    private func handle(_ part: HTTPServerRequestPart, data: NIOAny?, context: ChannelHandlerContext) {
         switch part {
         case .head(let head):
             self.timer?.headComplete()
@@ -240,7 +241,7 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         case .body:
             break
         }
-        context.fireChannelRead(Self.wrapInboundOut(part))
+        context.fireChannelRead(data ?? Self.wrapInboundOut(part))
     }
 
     /// Redis answered for the head in `awaitingAdmission` (the limiter never fails: Redis
@@ -265,7 +266,7 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             let item = self.held[index]
             index += 1
             switch item {
-            case .part(let part): self.handle(part, context: context)
+            case .part(let part): self.handle(part, data: nil, context: context)
             case .error(let error): self.errorCaught(context: context, error: error)
             }
         }
