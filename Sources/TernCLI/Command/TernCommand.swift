@@ -36,9 +36,9 @@ public enum TernMain {
     }
 
     /// Names of subcommands other than fetch (`proxy`, later): their help is argument-parser's.
-    static var otherSubcommands: Set<String> {
-        Set(TernCommand.configuration.subcommands.compactMap { $0.configuration.commandName }).subtracting(["fetch"])
-    }
+    static let otherSubcommands: Set<String> = Set(
+        TernCommand.configuration.subcommands.compactMap { $0.configuration.commandName }
+    ).subtracting(["fetch"])
 
     /// `tern --help`, `tern help`, `tern fetch --help`, `tern GET URL --help`: the fetch manual.
     static func asksForFetchHelp(_ arguments: [String]) -> Bool {

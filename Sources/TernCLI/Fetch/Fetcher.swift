@@ -10,7 +10,9 @@ struct Fetcher: Sendable {
     let err = Terminal.stderr
 
     func run() async -> ExitStatus {
-        let agent = Agent(configuration: self.job.configuration)
+        // One loop for one URL; for several, as many as run at once (up to one per core).
+        let loops = self.job.urls.count == 1 ? 1 : min(System.coreCount, max(1, min(self.job.parallel, self.job.urls.count)))
+        let agent = Agent(configuration: self.job.configuration, numberOfThreads: loops)
         let status: ExitStatus
         if self.job.urls.count == 1 {
             status = await self.fetchOne(index: 0, agent: agent)

@@ -29,6 +29,16 @@ public final class Agent: Sendable {
         )
     }
 
+    /// An agent with its own `numberOfThreads` event loops (at least one). A command-line fetch of
+    /// one URL needs one loop, and starting only that one shortens a short-lived process.
+    public convenience init(configuration: Configuration = Configuration(), numberOfThreads: Int) {
+        self.init(
+            configuration: configuration,
+            eventLoopGroup: MultiThreadedEventLoopGroup(numberOfThreads: max(1, numberOfThreads)),
+            ownsEventLoopGroup: true
+        )
+    }
+
     /// An agent on the given loops, which it does not shut down.
     public convenience init(configuration: Configuration = Configuration(), eventLoopGroup: any EventLoopGroup) {
         self.init(configuration: configuration, eventLoopGroup: eventLoopGroup, ownsEventLoopGroup: false)
