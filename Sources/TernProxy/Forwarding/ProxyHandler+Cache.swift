@@ -255,7 +255,12 @@ extension ProxyHandler {
         }
 
         if sendBody, stored.bodyLength > 0 {
-            if let memory = cache.memory, let chunks = memory.bodyNow(self.cacheKey!, variant: stored) {
+            // The whole body at hand: from the memory tier, or the one chunk the lookup brought.
+            let whole: [ByteBuffer]? =
+                if let memory = cache.memory, let chunks = memory.bodyNow(self.cacheKey!, variant: stored) { chunks }
+                else if stored.chunkCount == 1, let first = stored.firstChunk, first.readableBytes == stored.bodyLength { [first] }
+                else { nil }
+            if let chunks = whole {
                 self.writeStoredHead(status, headers, version: request.version, context: context)
                 Self.forEachSlice(of: chunks, in: range) { slice in
                     self.bytesSent += slice.readableBytes
