@@ -51,7 +51,12 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     var bodyBytes = 0
     var bodyStarted = false
     var requestEnded = false
-    var responseHeadSent = false
+    /// Set just before a final response head is written; the request guard is told.
+    var responseHeadSent = false {
+        didSet { if self.responseHeadSent && !oldValue { self.requestGuard?.responseStarted() } }
+    }
+    /// The listener's guard in front of this handler (nil in pipelines without one).
+    var requestGuard: RequestGuard?
     var responseStatus: UInt = 0
     var bytesSent = 0
     var keepAlive = true
@@ -88,12 +93,14 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        self.requestGuard = try? context.pipeline.syncOperations.handler(type: RequestGuard.self)
         if let address = context.channel.remoteAddress?.ipAddress { self.clientAddress = address }
         else if context.channel.remoteAddress != nil || context.channel.localAddress?.protocol == .unix { self.clientAddress = "unix" }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        self.requestGuard = nil
     }
 
     // MARK: The request
@@ -508,13 +515,18 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     /// Ends the response; when the connection must not be reused, closes it once the end is written.
     func writeEnd(context: ChannelHandlerContext) {
         let limit = self.runtime?.configuration.limits.maxRequestsPerConnection ?? .max
+        // The guard hears of the end before the flush, so a refusal it holds goes out right behind.
         guard !self.keepAlive || self.quiescing || self.requestsServed + 1 >= limit else {
-            context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
+            context.write(self.wrapOutboundOut(.end(nil)), promise: nil)
+            self.requestGuard?.responseEnded()
+            context.flush()
             return
         }
         self.keepAlive = false
         let written = context.eventLoop.makePromise(of: Void.self)
-        context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: written)
+        context.write(self.wrapOutboundOut(.end(nil)), promise: written)
+        self.requestGuard?.responseEnded()
+        context.flush()
         written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 }

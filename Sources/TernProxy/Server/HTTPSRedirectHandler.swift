@@ -9,11 +9,27 @@ final class HTTPSRedirectHandler: ChannelInboundHandler {
 
     init(port: Int) { self.port = port }
 
+    /// The listener's guard, told of each response (it holds refusals of pipelined requests).
+    private var requestGuard: RequestGuard?
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.requestGuard = try? context.pipeline.syncOperations.handler(type: RequestGuard.self)
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.requestGuard = nil
+    }
+
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(let head) = Self.unwrapInboundIn(data) else {
-            if case .end = Self.unwrapInboundIn(data) { context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil) }
+            if case .end = Self.unwrapInboundIn(data) {
+                context.write(self.wrapOutboundOut(.end(nil)), promise: nil)
+                self.requestGuard?.responseEnded()
+                context.flush()
+            }
             return
         }
+        self.requestGuard?.responseStarted()
         let host = Substring.hostWithoutPort(head.headers.first(name: "host") ?? "localhost")
         let location = "https://\(host)\(self.port == 443 ? "" : ":\(self.port)")\(head.uri)"
         var headers = HTTPHeaders([("Location", location), ("Content-Length", "0")])

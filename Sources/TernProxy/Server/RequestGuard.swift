@@ -139,7 +139,8 @@ extension Substring {
 }
 
 /// Sits between NIO's HTTP/1 server codec and the proxy handler (in place of NIO's
-/// `HTTPServerProtocolErrorHandler`). It answers what the decoder refused (431 for a head over
+/// `HTTPServerProtocolErrorHandler`). The handler behind it reports each response's head and end
+/// (`responseStarted`, `responseEnded`). It answers what the decoder refused (431 for a head over
 /// the limits, 400 for the rest), refuses heads that break `RequestRules` or the rate limit, and
 /// after any such answer closes the connection: once framing is in doubt, nothing more read from
 /// it can be trusted. A refusal that arrives while an earlier (pipelined) response is still being
@@ -181,6 +182,7 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     /// Refused: everything read from now on is dropped.
     private var refusing = false
     private var pending: (status: HTTPResponseStatus, version: HTTPVersion, retryAfter: Int?)?
+    private var context: ChannelHandlerContext?
 
     init(
         rules: RequestRules, rateLimiter: RateLimiter?, sharedRateLimiter: SharedRateLimiter? = nil, allowList: [AddressRange] = [],
@@ -196,6 +198,7 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
         if let address = context.channel.remoteAddress?.ipAddress { self.clientAddress = address }
         self.forbidden = !self.allowList.isEmpty && !self.allowList.allows(context.channel.remoteAddress)
     }
@@ -300,6 +303,10 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelInactive()
     }
 
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
+    }
+
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
         if self.awaitingAdmission != nil, error is HTTPParserError, !self.refusing {
             self.held.append(.error(error))  // after the parts decoded before it
@@ -366,24 +373,23 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 
-    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch Self.unwrapOutboundIn(data) {
-        case .head(let head) where head.status.code >= 200 || head.status == .switchingProtocols:
-            self.responseOpen = true
-            context.write(data, promise: promise)
-        case .head, .body:
-            context.write(data, promise: promise)
-        case .end:
-            self.responseOpen = false
-            self.outstanding = max(0, self.outstanding - 1)
-            context.write(data, promise: promise)
-            if self.outstanding == 0 {
-                self.timer?.responseInProgress = false
-                if let pending = self.pending {
-                    self.pending = nil
-                    self.writeRefusal(pending.status, version: pending.version, retryAfter: pending.retryAfter, context: context)
-                }
-            }
+    // MARK: Responses, as the handler behind says (no look at every outbound part: unwrapping each
+    // one cost a cast per part on every response)
+
+    /// A final response head (or a 101) is being written.
+    func responseStarted() {
+        self.responseOpen = true
+    }
+
+    /// A response's end has been written (not yet flushed): a refusal waiting for it follows it.
+    func responseEnded() {
+        self.responseOpen = false
+        self.outstanding = max(0, self.outstanding - 1)
+        guard self.outstanding == 0 else { return }
+        self.timer?.responseInProgress = false
+        if let pending = self.pending, let context = self.context {
+            self.pending = nil
+            self.writeRefusal(pending.status, version: pending.version, retryAfter: pending.retryAfter, context: context)
         }
     }
 }
