@@ -48,11 +48,13 @@ have hyperfine || apt_install hyperfine
 have http || pip install -q httpie >/dev/null 2>&1 || true
 
 # --- tern, release build -------------------------------------------------------------------------
-TERN="$ROOT/.build/release/tern"
+# Its own build folder: the static flags would otherwise rebuild .build/release from scratch
+# each time this and the proxy benchmarks take turns.
+TERN="$ROOT/.build-static/release/tern"
 if [ "$BUILD" = 1 ]; then
     echo "building tern (release, static Swift stdlib)..." >&2
     (cd "$ROOT" && swift build -c release --product tern --static-swift-stdlib \
-        -Xswiftc -enforce-exclusivity=unchecked >&2)
+        -Xswiftc -enforce-exclusivity=unchecked --scratch-path "$ROOT/.build-static" >&2)
 fi
 [ -x "$TERN" ] || { echo "bench-cli: $TERN not found (build it or drop --no-build)" >&2; exit 1; }
 

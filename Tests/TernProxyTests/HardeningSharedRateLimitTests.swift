@@ -8,19 +8,7 @@ import XCTest
 /// `rate-limit` with the cache in Redis: the buckets are in Redis, so proxies that share the cache
 /// share each client's budget; requests wait for Redis's answer in order; Redis down falls back to
 /// each proxy's own bucket and never refuses a request because of Redis.
-final class HardeningSharedRateLimitTests: ProxyTestCase {
-    var redis: RedisServerProcess!
-
-    override func setUp() async throws {
-        try await super.setUp()
-        self.redis = try RedisServerProcess()
-    }
-
-    override func tearDown() async throws {
-        try await super.tearDown()
-        self.redis?.remove()
-    }
-
+final class HardeningSharedRateLimitTests: RedisProxyTestCase {
     func limitedProxy(_ origin: TestOrigin, _ limit: String) async throws -> Int {
         try await self.proxy(
             """

@@ -9,19 +9,7 @@ import XCTest
 
 /// The cache shared through a real redis-server by two proxy instances: coalescing across them,
 /// a purge seen by both, and Redis killed and restarted mid-run.
-final class ProxyCacheRedisTests: ProxyTestCase {
-    var redis: RedisServerProcess!
-
-    override func setUp() async throws {
-        try await super.setUp()
-        self.redis = try RedisServerProcess()
-    }
-
-    override func tearDown() async throws {
-        try await super.tearDown()
-        self.redis?.remove()
-    }
-
+final class ProxyCacheRedisTests: RedisProxyTestCase {
     func shaped(_ name: String, _ fields: [String], _ extra: String = "") -> String {
         var allowed = CharacterSet.alphanumerics
         allowed.insert(charactersIn: "-._~")

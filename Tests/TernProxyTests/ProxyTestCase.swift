@@ -60,3 +60,18 @@ class ProxyTestCase: XCTestCase {
         return (response.status.code, body, response)
     }
 }
+
+/// A `ProxyTestCase` with a `redis-server` of its own for each test, on a free port.
+class RedisProxyTestCase: ProxyTestCase {
+    var redis: RedisServerProcess!
+
+    override func setUp() async throws {
+        try await super.setUp()
+        self.redis = try RedisServerProcess()
+    }
+
+    override func tearDown() async throws {
+        try await super.tearDown()
+        self.redis?.remove()
+    }
+}
