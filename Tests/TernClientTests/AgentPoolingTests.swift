@@ -234,6 +234,24 @@ final class AgentPoolingTests: XCTestCase {
         XCTAssertEqual(server.connectionCount, 2)
     }
 
+    /// One sweep timer serves the idle connections: a connection used again before its deadline
+    /// gets a new one (it is not closed when the timer armed for its first idle spell fires), and
+    /// it does close once it has really sat idle for the timeout.
+    func testIdleDeadlineMovesWithEachUse() async throws {
+        let server = try await startServer()
+        let agent = makeAgent { $0.idleTimeout = .milliseconds(300) }
+        let start = ContinuousClock.now
+        while ContinuousClock.now - start < .milliseconds(1000) {
+            try await assertEqual(await agent.getString(server.url("/hello")), "Hello, world!")
+            try await Task.sleep(for: .milliseconds(100))
+        }
+        XCTAssertEqual(server.connectionCount, 1, "reused throughout: each use moved its idle deadline")
+        XCTAssertEqual(server.openConnectionCount, 1)
+        let idleFrom = ContinuousClock.now
+        try await waitUntil(timeout: .seconds(3)) { server.openConnectionCount == 0 }
+        XCTAssertGreaterThanOrEqual(ContinuousClock.now - idleFrom, .milliseconds(150), "not closed before its time")
+    }
+
     func testServerKeepAliveTimeoutShortensIdleTimeout() async throws {
         let server = try await startServer()
         let agent = makeAgent()  // idleTimeout 60 s; the server says 1 s

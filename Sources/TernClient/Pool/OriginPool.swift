@@ -24,7 +24,12 @@ final class OriginPool {
     private var metrics: PoolMetrics
     private var machine: PoolStateMachine
     private var connections: [PoolStateMachine.ConnectionID: HTTP1Connection] = [:]
-    private var idleTimers: [PoolStateMachine.ConnectionID: Scheduled<Void>] = [:]
+    /// When each idle connection must close. One timer (`idleSweep`) serves them all, re-armed
+    /// lazily: parking and leasing a connection per request only write this table, rather than
+    /// scheduling and cancelling a timer each time.
+    private var idleDeadlines: [PoolStateMachine.ConnectionID: NIODeadline] = [:]
+    private var idleSweep: Scheduled<Void>?
+    private var idleSweepDeadline: NIODeadline?
     private var waiters: [PoolStateMachine.WaiterID: Waiter] = [:]
     private var nextWaiterID = 0
     /// The connect timeout of the request whose lease is being handled, for the connection it opens.
@@ -69,7 +74,7 @@ final class OriginPool {
             self.run(action)
         } else if case .execute(_, let connectionID) = action.waiter {
             // The fast path: an idle connection, no queue, no timer.
-            self.idleTimers.removeValue(forKey: connectionID)?.cancel()
+            self.unpark(connectionID)
             self.metrics.waited(.nanoseconds(0))
             self.updateGauges()
             execution.attach(self.connections[connectionID]!)
@@ -131,7 +136,7 @@ final class OriginPool {
                 break
             }
             waiter.timer?.cancel()
-            self.idleTimers.removeValue(forKey: connectionID)?.cancel()
+            self.unpark(connectionID)
             self.metrics.waited(.now() - waiter.enqueuedAt)
             waiter.execution.attach(connection)
         case .fail(let waiterID, let reason):
@@ -169,7 +174,7 @@ final class OriginPool {
                 self.connections[id] = connection
                 channel.closeFuture.assumeIsolated().whenComplete { [self] _ in
                     self.connections[id] = nil
-                    self.idleTimers.removeValue(forKey: id)?.cancel()
+                    self.forget(id)
                     self.run(self.machine.connectionClosed(id))
                 }
                 self.metrics.connectionOpened()
@@ -189,14 +194,45 @@ final class OriginPool {
             let margin: TimeAmount = hint > .seconds(2) ? hint - .seconds(1) : .nanoseconds(hint.nanoseconds / 2)
             timeout = min(timeout, margin)
         }
-        self.idleTimers[id] = self.eventLoop.assumeIsolated().scheduleTask(in: timeout) { [self] in
-            self.idleTimers[id] = nil
-            self.run(self.machine.idleTimeout(id))
+        let deadline = NIODeadline.now() + timeout
+        self.idleDeadlines[id] = deadline
+        if let armed = self.idleSweepDeadline, armed <= deadline { return }
+        self.armIdleSweep(deadline)
+    }
+
+    /// The connection is in use again: no idle deadline. The sweep stays armed (a lease and a park
+    /// per request must not cancel and schedule it each time); finding nothing, it just ends.
+    private func unpark(_ id: PoolStateMachine.ConnectionID) {
+        self.idleDeadlines.removeValue(forKey: id)
+    }
+
+    /// The connection is gone; when no idle connection is left, neither is the sweep.
+    private func forget(_ id: PoolStateMachine.ConnectionID) {
+        self.idleDeadlines.removeValue(forKey: id)
+        guard self.idleDeadlines.isEmpty, let sweep = self.idleSweep else { return }
+        sweep.cancel()
+        self.idleSweep = nil
+        self.idleSweepDeadline = nil
+    }
+
+    private func armIdleSweep(_ deadline: NIODeadline) {
+        self.idleSweep?.cancel()
+        self.idleSweepDeadline = deadline
+        self.idleSweep = self.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            self.idleSweep = nil
+            self.idleSweepDeadline = nil
+            let now = NIODeadline.now()
+            let expired = self.idleDeadlines.filter { $0.value <= now }.map(\.key).sorted()
+            for id in expired {
+                self.idleDeadlines[id] = nil
+                self.run(self.machine.idleTimeout(id))
+            }
+            if self.idleSweep == nil, let next = self.idleDeadlines.values.min() { self.armIdleSweep(next) }
         }
     }
 
     private func close(_ id: PoolStateMachine.ConnectionID) {
-        self.idleTimers.removeValue(forKey: id)?.cancel()
+        self.forget(id)
         self.connections[id]?.close()
     }
 
