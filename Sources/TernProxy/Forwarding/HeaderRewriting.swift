@@ -9,28 +9,58 @@ enum HeaderRewriting {
         "proxy-authenticate", "proxy-authorization",
     ]
 
-    /// Removes the hop-by-hop fields and every field named in `Connection`. One pass finds out
-    /// whether there is anything to remove; most messages have none of them.
+    /// Removes the hop-by-hop fields and every field named in `Connection`. One pass notes which
+    /// of them are there (most messages have none; most of the rest have only `Connection:
+    /// keep-alive`); only those are then removed, and a `Connection` value that names nothing but
+    /// `close` and `keep-alive` is read in place, without splitting it into an array.
     static func removeHopByHop(_ headers: inout HTTPHeaders) {
-        guard headers.contains(where: { Self.isHopByHop($0.name) }) else { return }
-        for value in headers[canonicalForm: "connection"] where !Self.isStandardConnectionToken(value) {
-            headers.remove(name: String(value))
+        var present: UInt16 = 0
+        var namesOthers = false
+        for (name, value) in headers {
+            guard let index = Self.hopByHopIndex(name) else { continue }
+            present |= 1 << index
+            if index == 0, !namesOthers { namesOthers = !Self.namesOnlyStandardTokens(value) }
         }
-        for name in Self.hopByHop { headers.remove(name: name) }
+        guard present != 0 else { return }
+        if namesOthers {
+            for value in headers[canonicalForm: "connection"] where !Self.isStandardConnectionToken(value) {
+                headers.remove(name: String(value))
+            }
+        }
+        for index in 0..<Self.hopByHop.count where present & (1 << index) != 0 {
+            headers.remove(name: Self.hopByHop[index])
+        }
     }
 
-    static func isHopByHop(_ name: String) -> Bool {
+    static func isHopByHop(_ name: String) -> Bool { Self.hopByHopIndex(name) != nil }
+
+    /// The position of `name` in `hopByHop`, or nil.
+    static func hopByHopIndex(_ name: String) -> Int? {
         let name = Substring(name)
         switch name.utf8.count {
-        case 2: return name.caseInsensitiveEquals("te")
-        case 7: return name.caseInsensitiveEquals("trailer") || name.caseInsensitiveEquals("upgrade")
-        case 10: return name.caseInsensitiveEquals("connection") || name.caseInsensitiveEquals("keep-alive")
-        case 16: return name.caseInsensitiveEquals("proxy-connection")
-        case 17: return name.caseInsensitiveEquals("transfer-encoding")
-        case 18: return name.caseInsensitiveEquals("proxy-authenticate")
-        case 19: return name.caseInsensitiveEquals("proxy-authorization")
-        default: return false
+        case 2: return name.caseInsensitiveEquals("te") ? 3 : nil
+        case 7: return name.caseInsensitiveEquals("trailer") ? 4 : name.caseInsensitiveEquals("upgrade") ? 6 : nil
+        case 10: return name.caseInsensitiveEquals("connection") ? 0 : name.caseInsensitiveEquals("keep-alive") ? 2 : nil
+        case 16: return name.caseInsensitiveEquals("proxy-connection") ? 1 : nil
+        case 17: return name.caseInsensitiveEquals("transfer-encoding") ? 5 : nil
+        case 18: return name.caseInsensitiveEquals("proxy-authenticate") ? 7 : nil
+        case 19: return name.caseInsensitiveEquals("proxy-authorization") ? 8 : nil
+        default: return nil
         }
+    }
+
+    /// Whether a `Connection` value's tokens are all `close` or `keep-alive` (or empty).
+    static func namesOnlyStandardTokens(_ value: String) -> Bool {
+        var utf8 = Substring(value).utf8[...]
+        while !utf8.isEmpty {
+            let end = utf8.firstIndex(of: UInt8(ascii: ",")) ?? utf8.endIndex
+            var token = utf8[utf8.startIndex..<end]
+            while let first = token.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { token = token.dropFirst() }
+            while let last = token.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { token = token.dropLast() }
+            if !token.isEmpty && !Self.isStandardConnectionToken(Substring(token)) { return false }
+            utf8 = end == utf8.endIndex ? utf8[end...] : utf8[utf8.index(after: end)...]
+        }
+        return true
     }
 
     private static func isStandardConnectionToken(_ token: Substring) -> Bool {
