@@ -22,7 +22,9 @@ public final class RequestExecution {
     private var attempts = 0
     /// Streamed body parts handed to us before a connection was ready (at most one when the
     /// writer honours the futures `writeBodyPart` returns).
-    private var pendingBody = CircularBuffer<ByteBuffer>()
+    /// Body parts written before a connection was attached; made on the first such part (most
+    /// requests have none, and an empty `CircularBuffer` still allocates its storage).
+    private var pendingBody: CircularBuffer<ByteBuffer>?
     private var pendingEnd: HTTPHeaders?? = nil
     private var bodyStreamStarted = false
     private var writabilityPromise: EventLoopPromise<Void>?
@@ -57,13 +59,15 @@ public final class RequestExecution {
 
     /// The body framing follows the body we were given (RFC 9112 §6): never a caller's stale
     /// `Content-Length` beside a chunked body.
+    /// Removals are asked for only when the field is there: removing from headers whose storage
+    /// is shared (the caller keeps its head) copies them even when nothing matches.
     private static func normalizeFraming(_ head: inout HTTPRequestHead, body: RequestBody) {
         switch body {
         case .none:
-            head.headers.remove(name: "transfer-encoding")
+            if head.headers.contains(name: "transfer-encoding") { head.headers.remove(name: "transfer-encoding") }
             if head.method == .POST || head.method == .PUT || head.method == .PATCH {
                 head.headers.replaceOrAdd(name: "content-length", value: "0")
-            } else {
+            } else if head.headers.contains(name: "content-length") {
                 head.headers.remove(name: "content-length")
             }
         case .bytes(let buffer):
@@ -101,7 +105,8 @@ public final class RequestExecution {
         self.bodyStreamStarted = true
         switch self.state {
         case .initialized, .queued:
-            self.pendingBody.append(buffer)
+            if self.pendingBody == nil { self.pendingBody = CircularBuffer(initialCapacity: 4) }
+            self.pendingBody!.append(buffer)
             return self.writabilityFuture()
         case .running(let connection):
             if connection.writeBodyPart(buffer) { return self.eventLoop.makeSucceededVoidFuture() }
@@ -175,7 +180,7 @@ public final class RequestExecution {
         self.attempts += 1
         connection.start(self)
         if case .stream = self.body {
-            while let part = self.pendingBody.popFirst() { _ = connection.writeBodyPart(part) }
+            while let part = self.pendingBody?.popFirst() { _ = connection.writeBodyPart(part) }
             if let end = self.pendingEnd {
                 self.pendingEnd = nil
                 connection.finishBody(trailers: end)
@@ -237,7 +242,7 @@ public final class RequestExecution {
         self.state = .finished
         self.deadlineTask?.cancel()
         self.deadlineTask = nil
-        self.pendingBody.removeAll()
+        self.pendingBody = nil
         if let promise = self.writabilityPromise {
             // A writer still waiting must stop: the exchange is over (failed, or answered early).
             self.writabilityPromise = nil

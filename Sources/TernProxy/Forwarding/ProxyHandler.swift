@@ -175,6 +175,9 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             let context = self.context, !self.closed
         else { return }
         var upstream = HTTPRequestHead(version: .http1_1, method: head.method, uri: route.upstreamURI(head.uri), headers: head.headers)
+        // One copy of the client's fields, with room for X-Forwarded-*, Via and Host, instead of a
+        // copy and then a reallocation when the first field is appended.
+        upstream.headers.reserveCapacity(head.headers.count + 5)
         HeaderRewriting.removeHopByHop(&upstream.headers)
         let forwarding = runtime.configuration.forwarding
         if forwarding.xForwarded {
@@ -273,6 +276,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             metrics.recordUpstreamResponse(group: group, generation: runtime.generation, nanoseconds: (NIODeadline.now() - self.startTime).nanoseconds)
         }
         var head = head
+        head.headers.reserveCapacity(head.headers.count + 2)  // one copy, with room for Via and Connection
         HeaderRewriting.removeHopByHop(&head.headers)
         if self.cacheKey != nil, !self.cacheResponseHead(&head) { return }
         if self.runtime?.configuration.forwarding.via == true { HeaderRewriting.appendVia(&head.headers, version: head.version) }
