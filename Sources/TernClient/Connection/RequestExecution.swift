@@ -21,9 +21,8 @@ public final class RequestExecution {
     private var deadlineTask: Scheduled<Void>?
     private var attempts = 0
     /// Streamed body parts handed to us before a connection was ready (at most one when the
-    /// writer honours the futures `writeBodyPart` returns).
-    /// Body parts written before a connection was attached; made on the first such part (most
-    /// requests have none, and an empty `CircularBuffer` still allocates its storage).
+    /// writer honours the futures `writeBodyPart` returns). Made on the first such part: most
+    /// requests have none, and an empty `CircularBuffer` still allocates its storage.
     private var pendingBody: CircularBuffer<ByteBuffer>?
     private var pendingEnd: HTTPHeaders?? = nil
     private var bodyStreamStarted = false
@@ -58,9 +57,9 @@ public final class RequestExecution {
     }
 
     /// The body framing follows the body we were given (RFC 9112 §6): never a caller's stale
-    /// `Content-Length` beside a chunked body.
-    /// Removals are asked for only when the field is there: removing from headers whose storage
-    /// is shared (the caller keeps its head) copies them even when nothing matches.
+    /// `Content-Length` beside a chunked body. Removals are asked for only when the field is there:
+    /// removing from headers whose storage is shared (the caller keeps its head) copies them even
+    /// when nothing matches.
     private static func normalizeFraming(_ head: inout HTTPRequestHead, body: RequestBody) {
         switch body {
         case .none:

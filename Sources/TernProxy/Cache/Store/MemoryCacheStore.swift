@@ -164,6 +164,7 @@ final class MemoryCacheStore: CacheStore {
         self.state.withLockedValue { state in
             guard let entry = state.entries[key.hash], var variant = entry.variants[response.variantID] else { return false }
             var updated = response
+            updated.firstChunk = nil  // the body is stored whole beside it
             updated.bodyLength = variant.response.bodyLength
             updated.chunkCount = variant.response.chunkCount
             updated.generation = variant.response.generation
