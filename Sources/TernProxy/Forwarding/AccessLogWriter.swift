@@ -39,7 +39,7 @@ final class AccessLogWriter {
         var upstream: String?
     }
 
-    func log(_ entry: Entry, date: String) {
+    func log(_ entry: Entry, date: (local: String, iso8601: String)) {
         switch self.format {
         case .combined:
             // nginx's "combined": $remote_addr - $remote_user [$time_local] "$request" $status
@@ -47,11 +47,11 @@ final class AccessLogWriter {
             let referer = entry.head.headers.first(name: "referer") ?? "-"
             let agent = entry.head.headers.first(name: "user-agent") ?? "-"
             self.buffer.writeString(
-                "\(entry.client) - - [\(date)] \"\(entry.head.method.rawValue) \(Self.clean(entry.head.uri)) HTTP/\(entry.head.version.major).\(entry.head.version.minor)\" \(entry.status) \(entry.bytesSent) \"\(Self.clean(referer))\" \"\(Self.clean(agent))\"\n"
+                "\(entry.client) - - [\(date.local)] \"\(entry.head.method.rawValue) \(Self.clean(entry.head.uri)) HTTP/\(entry.head.version.major).\(entry.head.version.minor)\" \(entry.status) \(entry.bytesSent) \"\(Self.clean(referer))\" \"\(Self.clean(agent))\"\n"
             )
         case .json:
             self.buffer.writeString(
-                "{\"time\":\"\(date)\",\"client\":\"\(Self.json(entry.client))\",\"method\":\"\(Self.json(entry.head.method.rawValue))\",\"uri\":\"\(Self.json(entry.head.uri))\",\"status\":\(entry.status),\"bytes\":\(entry.bytesSent),\"duration_ms\":\(Double(entry.durationNanoseconds / 1000) / 1000),\"upstream\":\(entry.upstream.map { "\"\(Self.json($0))\"" } ?? "null")}\n"
+                "{\"time\":\"\(date.iso8601)\",\"client\":\"\(Self.json(entry.client))\",\"method\":\"\(Self.json(entry.head.method.rawValue))\",\"uri\":\"\(Self.json(entry.head.uri))\",\"status\":\(entry.status),\"bytes\":\(entry.bytesSent),\"duration_ms\":\(Double(entry.durationNanoseconds / 1000) / 1000),\"upstream\":\(entry.upstream.map { "\"\(Self.json($0))\"" } ?? "null")}\n"
             )
         }
         if self.buffer.readableBytes >= 32 * 1024 { self.flush() }

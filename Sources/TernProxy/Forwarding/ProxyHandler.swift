@@ -404,7 +404,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
                     client: self.clientAddress, head: head, status: self.responseStatus, bytesSent: self.bytesSent,
                     durationNanoseconds: (NIODeadline.now() - self.startTime).nanoseconds, upstream: nil
                 ),
-                date: self.loop.dateCache.current
+                date: self.loop.dateCache.logTimes
             )
         }
         self.runQueued()

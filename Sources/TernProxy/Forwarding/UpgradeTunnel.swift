@@ -156,7 +156,7 @@ final class UpgradeTunnel: UpgradeDelegate {
                     client: handler.clientAddress, head: request, status: 101, bytesSent: 0,
                     durationNanoseconds: (NIODeadline.now() - handler.startTime).nanoseconds, upstream: nil
                 ),
-                date: handler.loop.dateCache.current
+                date: handler.loop.dateCache.logTimes
             )
         }
         let client = context.channel

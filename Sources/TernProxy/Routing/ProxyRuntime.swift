@@ -111,15 +111,43 @@ final class LoopState: @unchecked Sendable {
 final class DateCache {
     private var second: Int = -1
     private var value = ""
+    private var logLocal = ""
+    private var logISO = ""
 
     var current: String {
+        self.refresh()
+        return self.value
+    }
+
+    /// The access log's times of this second: nginx's `$time_local` (in UTC, `02/Dec/2026:17:18:22
+    /// +0000`) for the combined format, `$time_iso8601` (`2026-12-02T17:18:22+00:00`) for JSON.
+    var logTimes: (local: String, iso8601: String) {
+        self.refresh()
+        return (self.logLocal, self.logISO)
+    }
+
+    private func refresh() {
         var now = timespec()
         clock_gettime(CLOCK_REALTIME, &now)
         if now.tv_sec != self.second {
             self.second = now.tv_sec
             self.value = Self.format(now.tv_sec)
+            (self.logLocal, self.logISO) = Self.formatLogTimes(now.tv_sec)
         }
-        return self.value
+    }
+
+    static func formatLogTimes(_ seconds: Int) -> (local: String, iso8601: String) {
+        var time = seconds
+        var parts = tm()
+        gmtime_r(&time, &parts)
+        let months = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"]
+        func two(_ n: Int32) -> String { n < 10 ? "0\(n)" : "\(n)" }
+        let year = parts.tm_year + 1900
+        let clock = "\(two(parts.tm_hour)):\(two(parts.tm_min)):\(two(parts.tm_sec))"
+        return (
+            "\(two(parts.tm_mday))/\(months[Int(parts.tm_mon)])/\(year):\(clock) +0000",
+            "\(year)-\(two(parts.tm_mon + 1))-\(two(parts.tm_mday))T\(clock)+00:00"
+        )
     }
 
     static func format(_ seconds: Int) -> String {
