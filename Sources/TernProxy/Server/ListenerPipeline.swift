@@ -8,6 +8,7 @@ import NIOHTTP1
 struct ListenerGuards: Sendable {
     let limits: ProxyConfiguration.Limits
     let rules: RequestRules
+    /// The rate limit's buckets in this process; nil when they are in Redis.
     let rateLimiter: RateLimiter?
     /// The rate limit's buckets in Redis, when the cache is there (and the limit is not `local`).
     let sharedRateLimiter: SharedRateLimiter?
@@ -19,9 +20,8 @@ struct ListenerGuards: Sendable {
         self.allowList = allowList
         self.rules = RequestRules(limits)
         if let limit = limits.rateLimit, let redis, !limit.local {
-            let shared = SharedRateLimiter(limit, store: redis)
-            self.sharedRateLimiter = shared
-            self.rateLimiter = shared.local
+            self.sharedRateLimiter = SharedRateLimiter(limit, store: redis)
+            self.rateLimiter = nil  // the shared limiter keeps its own local fallback
         } else {
             self.sharedRateLimiter = nil
             self.rateLimiter = limits.rateLimit.map { RateLimiter($0) }

@@ -152,8 +152,10 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPServerResponsePart
 
     private let rules: RequestRules
+    /// This process's buckets; nil when the buckets are in Redis (`sharedRateLimiter`).
     private let rateLimiter: RateLimiter?
-    /// Buckets in Redis: a head waits for the answer (`awaitingAdmission`) before going on.
+    /// Buckets in Redis: a head waits for the answer (`awaitingAdmission`) before going on. It
+    /// falls back to its own local bucket when Redis fails.
     private let sharedRateLimiter: SharedRateLimiter?
     /// A head whose admission Redis has not answered yet. Meanwhile everything the decoder hands
     /// up waits in `held`, in order, and reads are held back (`readHeld`).
@@ -232,12 +234,9 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
                 return
             }
             if let limiter = self.rateLimiter, let wait = limiter.admit(self.clientAddress) {
-                return self.refuse(
-                    .tooManyRequests, reason: "rate limit", version: head.version, retryAfter: wait, context: context)
+                return self.refuseRate(wait, version: head.version, context: context)
             }
-            self.outstanding += 1
-            self.readingBody = true
-            self.timer?.responseInProgress = true
+            self.requestAdmitted()
         case .end:
             self.readingBody = false
             self.timer?.requestEnded()
@@ -245,6 +244,17 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
             break
         }
         context.fireChannelRead(data ?? Self.wrapInboundOut(part))
+    }
+
+    /// A head passed every check: its request is under way until its response ends.
+    private func requestAdmitted() {
+        self.outstanding += 1
+        self.readingBody = true
+        self.timer?.responseInProgress = true
+    }
+
+    private func refuseRate(_ wait: Int, version: HTTPVersion, context: ChannelHandlerContext) {
+        self.refuse(.tooManyRequests, reason: "rate limit", version: version, retryAfter: wait, context: context)
     }
 
     /// Redis answered for the head in `awaitingAdmission` (the limiter never fails: Redis
@@ -258,11 +268,9 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if let wait {
             self.held.removeAll()
-            return self.refuse(.tooManyRequests, reason: "rate limit", version: head.version, retryAfter: wait, context: context)
+            return self.refuseRate(wait, version: head.version, context: context)
         }
-        self.outstanding += 1
-        self.readingBody = true
-        self.timer?.responseInProgress = true
+        self.requestAdmitted()
         context.fireChannelRead(Self.wrapInboundOut(.head(head)))
         var index = 0
         while index < self.held.count, self.awaitingAdmission == nil, !self.refusing, self.active {
