@@ -7,7 +7,7 @@ import TernClient
     func job(_ arguments: [String], tty: Bool = false, stdin: [UInt8]? = nil, noColor: Bool = false) throws -> FetchJob {
         let command = try FetchCommand.parse(arguments)
         let environment = Environment(stdoutIsTTY: tty, stderrIsTTY: tty, noColor: noColor, readStdin: { stdin })
-        return try FetchJob.make(from: command, environment: environment)
+        return try FetchJob.make(from: command.settings, environment: environment)
     }
 
     func headers(_ job: FetchJob) -> [String] {
@@ -83,6 +83,23 @@ import TernClient
         #expect(TernMain.asksForFetchHelp(["GET", "h", "--help"]))
         #expect(TernMain.asksForFetchHelp(["help"]))
         #expect(!TernMain.asksForFetchHelp(["GET", "h", "--", "--help"]))
+    }
+
+    @Test func plainCommandLinesSkipArgumentParserWithTheSameSettings() throws {
+        let lines: [[String]] = [
+            ["example.org"], ["GET", "http://127.0.0.1:8080/x"], ["POST", ":8080/users", "name=Ada", "age:=36", "X-Trace:abc"],
+            ["http://a/1", "http://a/2"], ["PUT", "h/x", "q==1", "f@file", "Accept:"],
+        ]
+        for line in lines {
+            let plain = try #require(FetchSettings.plain(line, subcommands: TernMain.subcommandWords))
+            #expect(plain == (try FetchCommand.parse(line)).settings, "\(line)")
+        }
+        // Anything that may be an option, a subcommand or help goes through argument-parser.
+        for line in [["-v", "h"], ["h", "--follow"], ["GET", "h", "-"], ["proxy"], ["fetch", "h"], ["help"], []] {
+            #expect(FetchSettings.plain(line, subcommands: TernMain.subcommandWords) == nil, "\(line)")
+        }
+        // The option groups' defaults are the plain ones.
+        #expect(try FetchCommand.parse(["h"]).settings == FetchSettings(arguments: ["h"]))
     }
 
     @Test func usageErrors() {

@@ -24,43 +24,39 @@ public struct FetchCommand: AsyncParsableCommand {
 
     public init() {}
 
+    /// The parsed options as plain values.
+    var settings: FetchSettings {
+        var settings = FetchSettings(arguments: self.arguments)
+        settings.request = self.request.values
+        settings.output = self.output.values
+        settings.download = self.download.values
+        settings.connection = self.connection.values
+        return settings
+    }
+
     public mutating func validate() throws {
-        if self.connection.maxRedirects < 0 { throw ValidationError("--max-redirects must not be negative") }
-        if self.connection.retry < 0 { throw ValidationError("--retry must not be negative") }
-        if self.connection.parallel < 1 { throw ValidationError("--parallel must be at least 1") }
-        for (name, value) in [("--timeout", self.connection.timeout), ("--connect-timeout", self.connection.connectTimeout),
-                              ("--max-time", self.connection.maxTime)] {
-            if let value, !(value > 0) { throw ValidationError("\(name) must be a positive number of seconds") }
-        }
-        if !(self.connection.retryDelay >= 0) { throw ValidationError("--retry-delay must not be negative") }
-        if [self.request.json, self.request.form, self.request.multipart].filter({ $0 }).count > 1 {
-            throw ValidationError("--json, --form and --multipart exclude each other")
-        }
-        if self.download.resume && self.download.output == nil && !self.download.download {
-            throw ValidationError("--continue needs --output FILE or --download")
-        }
-        if (self.connection.cert == nil) != (self.connection.key == nil) {
-            throw ValidationError("--cert and --key go together")
-        }
-        if let print = self.output.print, print.isEmpty || !print.allSatisfy({ "HBhb".contains($0) }) {
-            throw ValidationError("--print takes letters from H, B, h, b (e.g. --print=Hh)")
-        }
+        if let problem = self.settings.problems() { throw ValidationError(problem) }
     }
 
     public func run() async throws {
+        let status = await Self.fetch(self.settings, environment: .current)
+        if status != .success { throw ExitCode(status.rawValue) }
+    }
+
+    /// Plans the job (a usage problem prints one `tern: …` line and gives 64), then fetches.
+    static func fetch(_ settings: FetchSettings, environment: Environment) async -> ExitStatus {
         let job: FetchJob
         do {
-            if self.arguments.isEmpty { throw UsageError(message: "missing URL (usage: tern [METHOD] URL [ITEM ...])") }
-            job = try FetchJob.make(from: self, environment: .current)
+            if settings.arguments.isEmpty { throw UsageError(message: "missing URL (usage: tern [METHOD] URL [ITEM ...])") }
+            job = try FetchJob.make(from: settings, environment: environment)
         } catch let error as UsageError {
             Terminal.stderr.write("tern: \(error.message)\n")
-            throw ExitCode(ExitStatus.usage.rawValue)
-        } catch let error as RequestItemError {
+            return .usage
+        } catch {
             Terminal.stderr.write("tern: \(error)\n")
-            throw ExitCode(ExitStatus.usage.rawValue)
+            return .usage
         }
-        let status = await Fetcher(job: job).run()
-        if status != .success { throw ExitCode(status.rawValue) }
+        return await Fetcher(job: job).run()
     }
 
     /// Printed before the options: what the positional arguments mean.

@@ -39,7 +39,7 @@ public struct OutputSettings: Sendable, Hashable {
 
     /// httpie's rules: `--print` wins, then -v, -h, -b; by default head and body on a terminal,
     /// the body alone otherwise; when downloading, nothing unless asked.
-    static func make(_ options: OutputOptions, head: Bool, downloading: Bool, environment: Environment) -> OutputSettings {
+    static func make(_ options: FetchSettings.Output, head: Bool, downloading: Bool, environment: Environment) -> OutputSettings {
         var settings = OutputSettings()
         let what: String
         if let print = options.print {
@@ -100,9 +100,9 @@ public struct FetchJob: Sendable {
 
     public var isIdempotent: Bool { Self.idempotentMethods.contains(self.method) }
 
-    static func make(from command: FetchCommand, environment: Environment) throws -> FetchJob {
-        let target = try CommandLineTarget.parse(command.arguments)
-        let options = command.request
+    static func make(from settings: FetchSettings, environment: Environment) throws -> FetchJob {
+        let target = try CommandLineTarget.parse(settings.arguments)
+        let options = settings.request
         let encoding: BodyEncoding = options.multipart ? .multipart : (options.form ? .form : .json)
         let plan = try RequestPlan.build(items: target.items, encoding: encoding)
 
@@ -135,14 +135,14 @@ public struct FetchJob: Sendable {
                 throw UsageError(message: "invalid URL '\(raw)'")
             }
             urls.append(url)
-            if let socket = command.connection.unixSocket {
+            if let socket = settings.connection.unixSocket {
                 requestURLs.append(URLText.unixSocketURL(url, socketPath: socket))
             } else {
                 requestURLs.append(url)
             }
         }
-        let downloading = command.download.download || command.download.output != nil
-        if downloading && urls.count > 1 && command.download.output != nil {
+        let downloading = settings.download.download || settings.download.output != nil
+        if downloading && urls.count > 1 && settings.download.output != nil {
             throw UsageError(message: "--output takes one URL; use --download to save several")
         }
 
@@ -157,7 +157,7 @@ public struct FetchJob: Sendable {
             fields.append(("Authorization", "Basic " + Data(Self.credentials(auth).utf8).base64EncodedString(), true))
         }
         if let bearer = options.bearer { fields.append(("Authorization", "Bearer \(bearer)", true)) }
-        if command.connection.unixSocket != nil, let first = urls.first, let parts = URLText.components(first) {
+        if settings.connection.unixSocket != nil, let first = urls.first, let parts = URLText.components(first) {
             let authority = parts.authority.split(separator: "@").last.map(String.init) ?? parts.authority
             fields.append(("Host", authority, true))
         }
@@ -187,7 +187,7 @@ public struct FetchJob: Sendable {
         }
 
         // The agent.
-        let connection = command.connection
+        let connection = settings.connection
         configuration.redirects = connection.follow ? .follow(max: connection.maxRedirects) : .disabled
         configuration.decompression = options.compress ? .enabled(limit: Int.max) : .disabled
         if let timeout = connection.timeout { configuration.readTimeout = Self.amount(timeout) }
@@ -211,7 +211,7 @@ public struct FetchJob: Sendable {
         configuration.tls = tls
         configuration.retryStaleConnections = true
 
-        let output = OutputSettings.make(command.output, head: options.head, downloading: downloading, environment: environment)
+        let output = OutputSettings.make(settings.output, head: options.head, downloading: downloading, environment: environment)
         return FetchJob(
             method: method,
             urls: urls,
@@ -219,7 +219,7 @@ public struct FetchJob: Sendable {
             headerFields: headerFields,
             body: body,
             output: output,
-            download: downloading ? DownloadSettings(path: command.download.output, resume: command.download.resume) : nil,
+            download: downloading ? DownloadSettings(path: settings.download.output, resume: settings.download.resume) : nil,
             configuration: configuration,
             maxTime: connection.maxTime.map(Self.amount),
             retries: connection.retry,

@@ -29,7 +29,13 @@ public struct RequestOptions: ParsableArguments, Sendable {
     public var ignoreStdin = false
 
     @Flag(inversion: .prefixedNo, help: "Ask for a compressed response (gzip, deflate) and decompress it.")
-    public var compress = true
+    public var compress = FetchSettings.Request().compress
+
+    var values: FetchSettings.Request {
+        FetchSettings.Request(
+            json: self.json, form: self.form, multipart: self.multipart, head: self.head, auth: self.auth,
+            bearer: self.bearer, ignoreStdin: self.ignoreStdin, compress: self.compress)
+    }
 }
 
 /// What is printed, and how.
@@ -57,6 +63,12 @@ public struct OutputOptions: ParsableArguments, Sendable {
 
     @Flag(name: [.customShort("q"), .long], help: "No progress bar and no warnings on standard error.")
     public var quiet = false
+
+    var values: FetchSettings.Output {
+        FetchSettings.Output(
+            verbose: self.verbose, headers: self.headers, body: self.body, print: self.print, pretty: self.pretty,
+            quiet: self.quiet)
+    }
 }
 
 public enum PrettyStyle: String, ExpressibleByArgument, Sendable, CaseIterable {
@@ -77,6 +89,10 @@ public struct DownloadOptions: ParsableArguments, Sendable {
     @Flag(name: [.customShort("c"), .customLong("continue")], help: ArgumentHelp(
         "Resume a partial download (with -o FILE, or -d and the name from the URL) by sending Range."))
     public var resume = false
+
+    var values: FetchSettings.Download {
+        FetchSettings.Download(output: self.output, download: self.download, resume: self.resume)
+    }
 }
 
 /// Redirects, timeouts, retries, TLS and where to connect.
@@ -87,7 +103,7 @@ public struct ConnectionOptions: ParsableArguments, Sendable {
     public var follow = false
 
     @Option(help: ArgumentHelp("Most redirects to follow with --follow.", valueName: "n"))
-    public var maxRedirects: Int = 30
+    public var maxRedirects: Int = FetchSettings.Connection().maxRedirects
 
     @Option(help: ArgumentHelp("Fail when the server sends nothing for this long (seconds).", valueName: "seconds"))
     public var timeout: Double?
@@ -101,10 +117,10 @@ public struct ConnectionOptions: ParsableArguments, Sendable {
     @Option(help: ArgumentHelp(
         "Retry an idempotent request (GET, HEAD, PUT, DELETE, OPTIONS, TRACE) up to N times after a connection failure, a timeout, or a 408, 429, 500, 502, 503 or 504 response, with exponential backoff.",
         valueName: "n"))
-    public var retry: Int = 0
+    public var retry: Int = FetchSettings.Connection().retry
 
     @Option(help: ArgumentHelp("First backoff of --retry; it doubles each time, up to 30 s (a Retry-After header wins).", valueName: "seconds"))
-    public var retryDelay: Double = 1
+    public var retryDelay: Double = FetchSettings.Connection().retryDelay
 
     @Flag(help: "Exit with 3, 4 or 5 when the response is 3xx (without --follow), 4xx or 5xx.")
     public var checkStatus = false
@@ -125,5 +141,14 @@ public struct ConnectionOptions: ParsableArguments, Sendable {
     public var unixSocket: String?
 
     @Option(help: ArgumentHelp("With several URLs, how many to fetch at once.", valueName: "n"))
-    public var parallel: Int = 8
+    public var parallel: Int = FetchSettings.Connection().parallel
+
+    var values: FetchSettings.Connection {
+        FetchSettings.Connection(
+            follow: self.follow, maxRedirects: self.maxRedirects, timeout: self.timeout,
+            connectTimeout: self.connectTimeout, maxTime: self.maxTime, retry: self.retry,
+            retryDelay: self.retryDelay, checkStatus: self.checkStatus, insecure: self.insecure,
+            cacert: self.cacert, cert: self.cert, key: self.key, unixSocket: self.unixSocket,
+            parallel: self.parallel)
+    }
 }

@@ -40,6 +40,9 @@ public enum TernMain {
         TernCommand.configuration.subcommands.compactMap { $0.configuration.commandName }
     ).subtracting(["fetch"])
 
+    /// First words that are not a fetch's method or URL.
+    static let subcommandWords: Set<String> = Self.otherSubcommands.union(["fetch", "help"])
+
     /// `tern --help`, `tern help`, `tern fetch --help`, `tern GET URL --help`: the fetch manual.
     static func asksForFetchHelp(_ arguments: [String]) -> Bool {
         guard let first = arguments.first, !Self.otherSubcommands.contains(first) else { return false }
@@ -74,6 +77,9 @@ public enum TernMain {
     /// Runs tern with `arguments` (without the program name) and returns the exit status.
     /// Parse errors print one `tern: …` line on stderr and return 64.
     public static func run(_ arguments: [String]) async -> Int32 {
+        if let settings = FetchSettings.plain(arguments, subcommands: Self.subcommandWords) {
+            return await FetchCommand.fetch(settings, environment: .current).rawValue
+        }
         if Self.asksForFetchHelp(arguments) {
             Terminal.stdout.write(Self.fetchManual())
             return 0
