@@ -29,6 +29,11 @@ struct ConnectionFactory {
 
     /// Connects, adds TLS and the HTTP/1.1 codec, then `lastHandler()`. The response decoder
     /// forwards the bytes that follow a `101` when it is removed (`Agent.executeUpgrade`).
+    /// Socket reads start at 2 KiB and grow while they come back full, up to 256 KiB (NIO's
+    /// default stops at 64 KiB): a large body arrives in a quarter of the reads, decoder passes
+    /// and hand-overs to its consumer; a small response never makes the buffer grow.
+    static let receiveBuffers = AdaptiveRecvByteBufferAllocator(minimum: 64, initial: 2048, maximum: 128 * 1024)
+
     func makeChannel(
         on eventLoop: any EventLoop,
         connectTimeout: TimeAmount?,
@@ -44,6 +49,7 @@ struct ConnectionFactory {
         let bootstrap = ClientBootstrap(group: eventLoop)
             .connectTimeout(connectTimeout ?? configuration.connectTimeout)
             .channelOption(.socketOption(.tcp_nodelay), value: 1)
+            .channelOption(.recvAllocator, value: Self.receiveBuffers)
             .channelInitializer { channel in
                 channel.eventLoop.makeCompletedFuture {
                     let sync = channel.pipeline.syncOperations
