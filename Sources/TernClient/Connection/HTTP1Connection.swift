@@ -165,7 +165,6 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        self.lastActivity = .now()
         guard let execution = self.execution else {
             // Bytes nobody asked for: the server is out of step with us.
             self.close()
@@ -205,6 +204,8 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
+        // Once per read cycle, not per part: the read timer cannot fire in between.
+        self.lastActivity = .now()
         self.execution?.receivedReadComplete()
         context.fireChannelReadComplete()
     }

@@ -411,11 +411,12 @@ extension RequestGuard: Sendable {}
 /// and requests end. A connection that sent part of a head gets 408; one that sent nothing (or a
 /// TLS handshake that never finished) is closed without an answer. Idle keep-alive connections are
 /// the business of `keepalive-timeout`.
-final class HeadTimer: ChannelDuplexHandler, RemovableChannelHandler {
+///
+/// Inbound only, so that no response part or flush passes through it on the way out (its one
+/// write, the 408, starts at its own place in the pipeline).
+final class HeadTimer: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = ByteBuffer
     typealias InboundOut = ByteBuffer
-    typealias OutboundIn = ByteBuffer
-    typealias OutboundOut = ByteBuffer
 
     private enum State {
         /// Waiting for a head; `bytes`: some of it has come.
@@ -519,7 +520,7 @@ final class HeadTimer: ChannelDuplexHandler, RemovableChannelHandler {
             self.logger.info("request refused", metadata: ["client": "\(client)", "status": "408", "reason": "head not complete within header-timeout"])
             let response = "HTTP/1.1 408 Request Timeout\r\nConnection: close\r\nContent-Length: 0\r\n\r\n"
             let written = context.eventLoop.makePromise(of: Void.self)
-            context.writeAndFlush(self.wrapOutboundOut(ByteBuffer(string: response)), promise: written)
+            context.writeAndFlush(NIOAny(ByteBuffer(string: response)), promise: written)
             written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
         } else if !self.responseInProgress {
             self.logger.debug("connection closed", metadata: ["client": "\(client)", "reason": "nothing within header-timeout"])
