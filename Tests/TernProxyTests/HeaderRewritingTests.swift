@@ -23,6 +23,11 @@ final class HeaderRewritingTests: XCTestCase {
                 ], [("Date", "d")], #line
             ),
             ([("Connectionx", "a"), ("Keep-Alivex", "b"), ("Tee", "c")], [("Connectionx", "a"), ("Keep-Alivex", "b"), ("Tee", "c")], #line),
+            // Same lengths as hop-by-hop names, one letter off; upper case; a non-ASCII name.
+            (
+                [("User-Agent", "u"), ("CONNECTION", "close"), ("Upgradf", "x"), ("KEEP-ALIVE", "1"), ("Të", "t")],
+                [("User-Agent", "u"), ("Upgradf", "x"), ("Të", "t")], #line
+            ),
         ]
         for row in rows {
             var headers = HTTPHeaders(row.fields)

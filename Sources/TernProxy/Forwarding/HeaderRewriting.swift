@@ -36,16 +36,17 @@ enum HeaderRewriting {
 
     /// The position of `name` in `hopByHop`, or nil.
     static func hopByHopIndex(_ name: String) -> Int? {
-        let name = Substring(name)
-        switch name.utf8.count {
-        case 2: return name.caseInsensitiveEquals("te") ? 3 : nil
-        case 7: return name.caseInsensitiveEquals("trailer") ? 4 : name.caseInsensitiveEquals("upgrade") ? 6 : nil
-        case 10: return name.caseInsensitiveEquals("connection") ? 0 : name.caseInsensitiveEquals("keep-alive") ? 2 : nil
-        case 16: return name.caseInsensitiveEquals("proxy-connection") ? 1 : nil
-        case 17: return name.caseInsensitiveEquals("transfer-encoding") ? 5 : nil
-        case 18: return name.caseInsensitiveEquals("proxy-authenticate") ? 7 : nil
-        case 19: return name.caseInsensitiveEquals("proxy-authorization") ? 8 : nil
-        default: return nil
+        ASCII.withBytes(name) { name in
+            switch name.count {
+            case 2: return ASCII.equals(name, "te") ? 3 : nil
+            case 7: return ASCII.equals(name, "trailer") ? 4 : ASCII.equals(name, "upgrade") ? 6 : nil
+            case 10: return ASCII.equals(name, "connection") ? 0 : ASCII.equals(name, "keep-alive") ? 2 : nil
+            case 16: return ASCII.equals(name, "proxy-connection") ? 1 : nil
+            case 17: return ASCII.equals(name, "transfer-encoding") ? 5 : nil
+            case 18: return ASCII.equals(name, "proxy-authenticate") ? 7 : nil
+            case 19: return ASCII.equals(name, "proxy-authorization") ? 8 : nil
+            default: return nil
+            }
         }
     }
 
@@ -64,7 +65,7 @@ enum HeaderRewriting {
     }
 
     private static func isStandardConnectionToken(_ token: Substring) -> Bool {
-        token.caseInsensitiveEquals("close") || token.caseInsensitiveEquals("keep-alive")
+        ASCII.equals(token, "close") || ASCII.equals(token, "keep-alive")
     }
 
     /// Client-sent `X-Forwarded-*` are replaced by what this proxy knows (never trusted, never
@@ -97,8 +98,6 @@ enum HeaderRewriting {
 }
 
 extension Substring {
-    func caseInsensitiveEquals(_ other: String) -> Bool {
-        self.utf8.count == other.utf8.count
-            && zip(self.utf8, other.utf8).allSatisfy { $0 | 0x20 == $1 | 0x20 }
-    }
+    /// Equals `lowercase` ignoring ASCII case.
+    func caseInsensitiveEquals(_ lowercase: StaticString) -> Bool { ASCII.equals(self, lowercase) }
 }

@@ -119,14 +119,7 @@ struct RequestRules: Sendable {
 
 extension String {
     /// Compares with a lowercase ASCII word without allocating.
-    fileprivate func asciiCaseInsensitiveEquals(_ lowercase: StaticString) -> Bool {
-        guard self.utf8.count == lowercase.utf8CodeUnitCount else { return false }
-        return lowercase.withUTF8Buffer { expected in
-            zip(self.utf8, expected).allSatisfy { byte, want in
-                (byte >= UInt8(ascii: "A") && byte <= UInt8(ascii: "Z") ? byte | 0x20 : byte) == want
-            }
-        }
-    }
+    fileprivate func asciiCaseInsensitiveEquals(_ lowercase: StaticString) -> Bool { ASCII.equals(self, lowercase) }
 }
 
 extension Substring {

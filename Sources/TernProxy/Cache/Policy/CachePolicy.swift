@@ -37,14 +37,7 @@ extension CachePolicy {
 
     /// `text` equals `lowercased` ignoring ASCII case (`lowercased` must be lowercase).
     static func equalsLowercased<Text: StringProtocol>(_ text: Text, _ lowercased: String) -> Bool {
-        let a = text.utf8, b = lowercased.utf8
-        guard a.count == b.count else { return false }
-        var j = b.startIndex
-        for byte in a {
-            if Self.lower(byte) != b[j] { return false }
-            j = b.index(after: j)
-        }
-        return true
+        ASCII.equals(text, lowercased)
     }
 
     /// `a` equals `b` ignoring ASCII case.
