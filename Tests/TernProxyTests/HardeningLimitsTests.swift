@@ -90,6 +90,26 @@ final class HardeningLimitsTests: ProxyTestCase {
         XCTAssertLessThan(Date().timeIntervalSince(started), 3.5, "closed by keepalive-timeout, not by our read timeout")
     }
 
+    /// The idle clock starts when the response has ended (as nginx's keepalive_timeout), not at
+    /// the last byte read: a slow upstream does not eat into the client's idle time. (NIO's
+    /// IdleStateHandler, used before, closed this connection 2 s after the request, 0.1 s after
+    /// the response; the second request came 0.5 s after the response.)
+    func testKeepaliveTimeoutCountsFromTheEndOfTheResponse() async throws {
+        let origin = try await SlowCountingOrigin.start(delay: .milliseconds(1900))
+        self.cleanups.append { try await origin.stop() }
+        let (_, port) = try await self.proxy(
+            "limits { keepalive-timeout 1s }\nroute / { proxy http://127.0.0.1:\(origin.port) }")
+        let connection = try RawConnection(port: port, timeout: 5)
+        connection.send("GET /slow HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(connection.readResponses(1).first?.status, 200)
+        try await Task.sleep(for: .milliseconds(500))
+        connection.send("GET /again HTTP/1.1\r\nHost: x\r\n\r\n")
+        XCTAssertEqual(connection.readResponses(2).map(\.status), [200, 200], connection.text)
+        let idleFrom = Date()
+        XCTAssertTrue(connection.isClosed())
+        XCTAssertLessThan(Date().timeIntervalSince(idleFrom), 3.5, "closed by keepalive-timeout")
+    }
+
     func testKeepaliveRequestsClosesAfterTheLastOne() async throws {
         let origin = try await self.origin("a")
         let (_, port) = try await self.proxy("limits { keepalive-requests 2 }\nroute / { proxy http://127.0.0.1:\(origin.port) }")

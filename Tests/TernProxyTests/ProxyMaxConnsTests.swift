@@ -49,7 +49,7 @@ final class ProxyMaxConnsTests: ProxyTestCase {
 }
 
 /// Answers every request after `delay`, counting requests and the most connections open at once.
-private final class SlowCountingOrigin: Sendable {
+final class SlowCountingOrigin: Sendable {
     private let channel: any Channel
     private let counts = Mutex((open: 0, most: 0, requests: 0))
     var port: Int { self.channel.localAddress!.port! }

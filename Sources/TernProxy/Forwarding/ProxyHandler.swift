@@ -488,11 +488,6 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             if self.state == .idle { context.close(promise: nil) }
             return
         }
-        if let idle = event as? IdleStateHandler.IdleStateEvent, idle == .read {
-            // keep-alive timeout: only an idle connection is closed
-            if self.state == .idle { context.close(promise: nil) }
-            return
-        }
         context.fireUserInboundEventTriggered(event)
     }
 

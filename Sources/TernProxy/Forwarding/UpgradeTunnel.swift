@@ -185,7 +185,6 @@ final class UpgradeTunnel: UpgradeDelegate {
             sync.removeHandler(try sync.handler(type: type), promise: nil)
         }
         try remove(ProxyHandler.self)
-        try? remove(IdleStateHandler.self)
         try? remove(HTTPServerProtocolErrorHandler.self)
         try? remove(NIOHTTPResponseHeadersValidator.self)
         try remove(HTTPResponseEncoder.self)

@@ -61,7 +61,9 @@ struct ListenerGuards: Sendable {
     /// from stored entries of such heads, or from proxy.conf, whose values the config refuses
     /// control characters in.
     func addHTTPHandlers(to sync: ChannelPipeline.SynchronousOperations, loop: LoopState) throws {
-        let timer = HeadTimer(timeout: self.limits.headerTimeout.timeAmount, logger: self.logger)
+        let timer = HeadTimer(
+            timeout: self.limits.headerTimeout.timeAmount, keepAliveTimeout: self.limits.keepAliveTimeout.timeAmount,
+            logger: self.logger)
         try sync.addHandler(timer, name: Self.headTimerName)
         try sync.configureHTTPServerPipeline(
             withPipeliningAssistance: false,  // ProxyHandler queues pipelined requests itself

@@ -144,7 +144,6 @@ public final class ProxyServer: Sendable {
         let guards = ListenerGuards(
             limits: limits, allowList: listener.allowedClients, redis: self.cache?.redisStore, logger: self.logger)
         let connectionLimiter = guards.connectionLimiter()
-        let keepAliveTimeout = limits.keepAliveTimeout.timeAmount
         let bootstrap = ServerBootstrap(group: self.group)
             .serverChannelOption(.backlog, value: 1024)
             .serverChannelOption(.socketOption(.so_reuseaddr), value: 1)
@@ -176,7 +175,6 @@ public final class ProxyServer: Sendable {
                         throw ChannelError.ioOnClosedChannel
                     }
                     try guards.addHTTPHandlers(to: sync, loop: loop)  // header timer, HTTP/1 codec, request guard
-                    if keepAliveTimeout > .zero { try sync.addHandler(IdleStateHandler(readTimeout: keepAliveTimeout)) }
                     if let redirectPort {
                         try sync.addHandler(HTTPSRedirectHandler(port: redirectPort))
                     } else {

@@ -402,8 +402,13 @@ extension RequestGuard: Sendable {}
 /// connection's start, or from the first byte of a request after the previous one was read. Sits
 /// before the HTTP decoder (after TLS), so it sees raw bytes; `RequestGuard` tells it when heads
 /// and requests end. A connection that sent part of a head gets 408; one that sent nothing (or a
-/// TLS handshake that never finished) is closed without an answer. Idle keep-alive connections are
-/// the business of `keepalive-timeout`.
+/// TLS handshake that never finished) is closed without an answer.
+///
+/// `keepalive-timeout`: a connection whose last request was read whole and answered, and that has
+/// sent nothing since, is closed once it has been idle this long (nginx counts the same way). This
+/// was NIO's `IdleStateHandler` behind the codec; here it costs no handler in the path of every
+/// request part, response part and flush, and it counts from the response's end, not from the
+/// last byte read (a slow upstream no longer eats into the client's idle time).
 ///
 /// Inbound only, so that no response part or flush passes through it on the way out (its one
 /// write, the 408, starts at its own place in the pipeline).
@@ -421,20 +426,28 @@ final class HeadTimer: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private let timeout: TimeAmount
+    /// Zero: connections are not kept idle (the proxy closes them after one exchange).
+    private let keepAliveTimeout: TimeAmount
     private let logger: Logger
     private var state = State.awaitingHead(bytes: false)
     /// When the head now awaited must be complete; nil while no head is awaited.
     private var deadline: NIODeadline?
+    /// When an idle connection is closed; nil while it is not idle.
+    private var idleDeadline: NIODeadline?
     /// At most one timer per connection, re-armed lazily: a keep-alive connection's requests
     /// move `deadline` and do not schedule or cancel anything (that was a tenth of a cache hit's
     /// CPU time), as NIO's `IdleStateHandler` does.
     private var task: Scheduled<Void>?
+    private var scheduledAt: NIODeadline?
     private var context: ChannelHandlerContext?
     /// Set by `RequestGuard`: a response is under way, so no 408 can be written in between.
-    var responseInProgress = false
+    var responseInProgress = false {
+        didSet { if !self.responseInProgress, case .between = self.state { self.becameIdle() } }
+    }
 
-    init(timeout: TimeAmount, logger: Logger) {
+    init(timeout: TimeAmount, keepAliveTimeout: TimeAmount = .zero, logger: Logger) {
         self.timeout = timeout
+        self.keepAliveTimeout = keepAliveTimeout
         self.logger = logger
     }
 
@@ -466,6 +479,7 @@ final class HeadTimer: ChannelInboundHandler, RemovableChannelHandler {
             self.state = .awaitingHead(bytes: true)
         case .between:
             self.state = .awaitingHead(bytes: true)
+            self.idleDeadline = nil
             self.arm()
         case .awaitingHead(bytes: true), .inRequest:
             break
@@ -479,17 +493,39 @@ final class HeadTimer: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func requestEnded() {
-        if case .inRequest = self.state { self.state = .between }
+        guard case .inRequest = self.state else { return }
+        self.state = .between
+        if !self.responseInProgress { self.becameIdle() }  // answered before its body was read
     }
 
     private func arm() {
         let deadline = NIODeadline.now() + self.timeout
         self.deadline = deadline
-        if self.task == nil { self.schedule(at: deadline) }
+        self.wake(by: deadline)
+    }
+
+    /// The last request was read and answered: the keep-alive clock starts.
+    private func becameIdle() {
+        guard self.keepAliveTimeout > .zero else { return }
+        let deadline = NIODeadline.now() + self.keepAliveTimeout
+        self.idleDeadline = deadline
+        self.wake(by: deadline)
+    }
+
+    /// Makes sure the timer fires no later than `deadline`. Deadlines of one kind only move later,
+    /// so a busy connection reschedules at most once per firing (when an idle period shorter than
+    /// the header timeout follows a head).
+    private func wake(by deadline: NIODeadline) {
+        if let task = self.task {
+            guard let scheduled = self.scheduledAt, deadline < scheduled else { return }
+            task.cancel()
+        }
+        self.schedule(at: deadline)
     }
 
     private func schedule(at deadline: NIODeadline) {
         guard let context = self.context else { return }
+        self.scheduledAt = deadline
         self.task = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
             self?.fired()
         }
@@ -497,12 +533,22 @@ final class HeadTimer: ChannelInboundHandler, RemovableChannelHandler {
 
     private func fired() {
         self.task = nil
-        guard let deadline = self.deadline else { return }  // the head came in time
-        if deadline > .now() {
-            self.schedule(at: deadline)  // a later head: its own deadline
-            return
+        let now = NIODeadline.now()
+        if let deadline = self.deadline, deadline <= now { return self.expired() }
+        if let idle = self.idleDeadline, idle <= now {
+            self.idleDeadline = nil
+            if case .between = self.state, !self.responseInProgress, let context = self.context {
+                context.close(promise: nil)
+                return
+            }
         }
-        self.expired()
+        // A later head or idle period than the one this timer was set for: its own deadline.
+        switch (self.deadline, self.idleDeadline) {
+        case (let head?, let idle?): self.schedule(at: min(head, idle))
+        case (let head?, nil): self.schedule(at: head)
+        case (nil, let idle?): self.schedule(at: idle)
+        case (nil, nil): break
+        }
     }
 
     private func expired() {
