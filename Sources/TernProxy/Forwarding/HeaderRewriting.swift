@@ -52,16 +52,22 @@ enum HeaderRewriting {
 
     /// Whether a `Connection` value's tokens are all `close` or `keep-alive` (or empty).
     static func namesOnlyStandardTokens(_ value: String) -> Bool {
-        var utf8 = Substring(value).utf8[...]
-        while !utf8.isEmpty {
-            let end = utf8.firstIndex(of: UInt8(ascii: ",")) ?? utf8.endIndex
-            var token = utf8[utf8.startIndex..<end]
-            while let first = token.first, first == UInt8(ascii: " ") || first == UInt8(ascii: "\t") { token = token.dropFirst() }
-            while let last = token.last, last == UInt8(ascii: " ") || last == UInt8(ascii: "\t") { token = token.dropLast() }
-            if !token.isEmpty && !Self.isStandardConnectionToken(Substring(token)) { return false }
-            utf8 = end == utf8.endIndex ? utf8[end...] : utf8[utf8.index(after: end)...]
+        ASCII.withBytes(value) { bytes in
+            var start = 0
+            while start < bytes.count {
+                var end = start
+                while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
+                var low = start, high = end
+                while low < high && (bytes[low] == UInt8(ascii: " ") || bytes[low] == UInt8(ascii: "\t")) { low += 1 }
+                while high > low && (bytes[high - 1] == UInt8(ascii: " ") || bytes[high - 1] == UInt8(ascii: "\t")) { high -= 1 }
+                if high > low {
+                    let token = UnsafeBufferPointer(rebasing: bytes[low..<high])
+                    if !ASCII.equals(token, "close") && !ASCII.equals(token, "keep-alive") { return false }
+                }
+                start = end + 1
+            }
+            return true
         }
-        return true
     }
 
     private static func isStandardConnectionToken(_ token: Substring) -> Bool {

@@ -53,12 +53,16 @@ struct Router<Target: Sendable>: Sendable {
 extension Substring {
     /// The host of a `Host` header value, without the port, lowercased (RFC 9110 §7.2).
     static func hostWithoutPort(_ value: String) -> Substring {
-        var host = Substring(value)
-        if host.first == "[" {
-            if let close = host.firstIndex(of: "]") { host = host[...close] }
-        } else if let colon = host.lastIndex(of: ":") {
-            host = host[..<colon]
+        // On the bytes: `[`, `]` and `:` are ASCII, so their indices are character boundaries,
+        // and nothing here needs the grapheme breaking that Character-level search does.
+        let utf8 = value.utf8
+        var end = utf8.endIndex
+        if utf8.first == UInt8(ascii: "[") {
+            if let close = utf8.firstIndex(of: UInt8(ascii: "]")) { end = utf8.index(after: close) }
+        } else if let colon = utf8.lastIndex(of: UInt8(ascii: ":")) {
+            end = colon
         }
+        let host = value[..<end]
         if host.utf8.contains(where: { $0 >= UInt8(ascii: "A") && $0 <= UInt8(ascii: "Z") }) {
             return Substring(host.lowercased())
         }
