@@ -44,4 +44,17 @@ final class HeaderRewritingTests: XCTestCase {
             XCTAssertFalse(HeaderRewriting.namesOnlyStandardTokens(value), value.debugDescription)
         }
     }
+
+    func testForwardedFieldsReplaceWhatTheClientSent() {
+        var plain = HTTPHeaders([("Host", "a")])
+        HeaderRewriting.setForwarded(&plain, client: "10.0.0.1", proto: "https", host: "a")
+        XCTAssertEqual(
+            plain.map { "\($0.name): \($0.value)" },
+            ["Host: a", "X-Forwarded-For: 10.0.0.1", "X-Forwarded-Proto: https", "X-Forwarded-Host: a"])
+
+        var forged = HTTPHeaders([("x-forwarded-for", "6.6.6.6"), ("X-FORWARDED-PROTO", "gopher"), ("X-Forwarded-Host", "evil"), ("X-A", "1")])
+        HeaderRewriting.setForwarded(&forged, client: "10.0.0.1", proto: "http", host: nil)
+        XCTAssertEqual(
+            forged.map { "\($0.name): \($0.value)" }, ["X-A: 1", "X-Forwarded-For: 10.0.0.1", "X-Forwarded-Proto: http"])
+    }
 }

@@ -76,10 +76,24 @@ enum HeaderRewriting {
 
     /// Client-sent `X-Forwarded-*` are replaced by what this proxy knows (never trusted, never
     /// appended to: a client could otherwise forge its address).
+    /// One pass finds which the client sent (most send none): only those are searched again.
     static func setForwarded(_ headers: inout HTTPHeaders, client: String, proto: String, host: String?) {
-        headers.replaceOrAdd(name: "X-Forwarded-For", value: client)
-        headers.replaceOrAdd(name: "X-Forwarded-Proto", value: proto)
-        if let host { headers.replaceOrAdd(name: "X-Forwarded-Host", value: host) } else { headers.remove(name: "x-forwarded-host") }
+        var sent: UInt8 = 0  // 1: -For, 2: -Proto, 4: -Host
+        for (name, _) in headers {
+            switch name.utf8.count {
+            case 15: if ASCII.equals(name, "x-forwarded-for") { sent |= 1 }
+            case 16: if ASCII.equals(name, "x-forwarded-host") { sent |= 4 }
+            case 17: if ASCII.equals(name, "x-forwarded-proto") { sent |= 2 }
+            default: break
+            }
+        }
+        if sent & 1 != 0 { headers.replaceOrAdd(name: "X-Forwarded-For", value: client) } else { headers.add(name: "X-Forwarded-For", value: client) }
+        if sent & 2 != 0 { headers.replaceOrAdd(name: "X-Forwarded-Proto", value: proto) } else { headers.add(name: "X-Forwarded-Proto", value: proto) }
+        if let host {
+            if sent & 4 != 0 { headers.replaceOrAdd(name: "X-Forwarded-Host", value: host) } else { headers.add(name: "X-Forwarded-Host", value: host) }
+        } else if sent & 4 != 0 {
+            headers.remove(name: "x-forwarded-host")
+        }
     }
 
     /// RFC 9110 §7.6.3: each proxy appends itself to `Via`.
