@@ -166,11 +166,22 @@ final class LoopPools: @unchecked Sendable {
 
     init(eventLoop: any EventLoop) { self.eventLoop = eventLoop }
 
+    /// The pool used last: a proxy in front of one service asks for the same origin every time,
+    /// and comparing with it (its strings usually share storage with the key) costs less than
+    /// hashing the key for the table.
+    private var last: OriginPool?
+
     func pool(for key: OriginPool.Key, make: () -> OriginPool) -> OriginPool {
         self.eventLoop.assertInEventLoop()
-        if let pool = self.pools[key] { return pool }
-        let pool = make()
-        self.pools[key] = pool
+        if let last = self.last, last.key == key { return last }
+        let pool: OriginPool
+        if let existing = self.pools[key] {
+            pool = existing
+        } else {
+            pool = make()
+            self.pools[key] = pool
+        }
+        self.last = pool
         return pool
     }
 
