@@ -354,7 +354,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         self.upstreamWritable = writable
         if writable, self.readPending, let context = self.context {
             self.readPending = false
-            context.read()
+            self.passRead(context)
         }
     }
 
@@ -462,6 +462,16 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         if !self.queued.isEmpty || (self.state == .forwarding && !self.upstreamWritable) {
             self.readPending = true
         } else {
+            self.passRead(context)
+        }
+    }
+
+    /// Passes a read on, unless the guard in front is waiting for a shared rate-limit answer
+    /// (then the guard reads once it has the answer).
+    private func passRead(_ context: ChannelHandlerContext) {
+        if let requestGuard = self.requestGuard, requestGuard.holdsReads {
+            requestGuard.holdRead()
+        } else {
             context.read()
         }
     }
@@ -469,7 +479,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     private func readIfPending() {
         if self.readPending, let context = self.context {
             self.readPending = false
-            context.read()
+            self.passRead(context)
         }
     }
 

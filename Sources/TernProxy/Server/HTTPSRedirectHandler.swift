@@ -2,8 +2,9 @@ import NIOCore
 import NIOHTTP1
 
 /// On a `listen … { redirect-https PORT }` listener: every request gets a 308 to the same URL on HTTPS.
-final class HTTPSRedirectHandler: ChannelInboundHandler {
+final class HTTPSRedirectHandler: ChannelDuplexHandler {
     typealias InboundIn = HTTPServerRequestPart
+    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
     let port: Int
 
@@ -18,6 +19,15 @@ final class HTTPSRedirectHandler: ChannelInboundHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.requestGuard = nil
+    }
+
+    /// Reads wait while the guard asks Redis whether the last head may pass.
+    func read(context: ChannelHandlerContext) {
+        if let requestGuard = self.requestGuard, requestGuard.holdsReads {
+            requestGuard.holdRead()
+        } else {
+            context.read()
+        }
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {

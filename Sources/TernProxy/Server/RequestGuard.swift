@@ -138,10 +138,12 @@ extension Substring {
 /// after any such answer closes the connection: once framing is in doubt, nothing more read from
 /// it can be trusted. A refusal that arrives while an earlier (pipelined) response is still being
 /// written waits for that response to end.
-final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
+///
+/// Inbound only: responses and flushes do not pass through it. While it waits for a shared
+/// rate-limit answer, the handler behind it asks `holdsReads` before passing a read on.
+final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     typealias InboundIn = HTTPServerRequestPart
     typealias InboundOut = HTTPServerRequestPart
-    typealias OutboundIn = HTTPServerResponsePart
     typealias OutboundOut = HTTPServerResponsePart
 
     private let rules: RequestRules
@@ -291,12 +293,12 @@ final class RequestGuard: ChannelDuplexHandler, RemovableChannelHandler {
         context.fireChannelReadComplete()
     }
 
-    func read(context: ChannelHandlerContext) {
-        if self.awaitingAdmission != nil {
-            self.readHeld = true
-            return
-        }
-        context.read()
+    /// Whether reads must wait (a head's admission is being asked of Redis). The handler behind
+    /// then calls `holdRead()` instead of passing its read on; the guard reads when the answer came.
+    var holdsReads: Bool { self.awaitingAdmission != nil }
+
+    func holdRead() {
+        self.readHeld = true
     }
 
     func channelInactive(context: ChannelHandlerContext) {
