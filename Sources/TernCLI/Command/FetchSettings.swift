@@ -4,7 +4,7 @@
 /// the common `tern [METHOD] URL [ITEM…]` form, which has none, gets them without it
 /// (`FetchSettings.plain(_:)`). That matters in a process that lives for milliseconds:
 /// argument-parser finds a command's options by reflection, and each first protocol-conformance
-/// lookup it makes scans every conformance record of the binary (~2 ms of a 12 ms fetch).
+/// lookup it makes scans every conformance record of the binary (~3 ms of a 12 ms fetch).
 /// The option groups in FetchOptions.swift take their defaults from here, so there is one list.
 public struct FetchSettings: Sendable, Hashable {
     /// `[METHOD] URL [URL…] [ITEM…]`, as given.

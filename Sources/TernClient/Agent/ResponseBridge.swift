@@ -11,7 +11,7 @@ import NIOHTTP1
 ///
 /// A streamed body is handed over once per read cycle, not once per part: NIO reads a socket
 /// several times per readiness event, and each hand-over may wake the consumer's thread (a futex
-/// wake and two context switches, a quarter of a large download's CPU time when done per part).
+/// wake and two context switches; about a quarter of a large download's CPU time).
 final class ResponseBridge: ResponseDelegate, NIOAsyncSequenceProducerDelegate, @unchecked Sendable {
     let eventLoop: any EventLoop
     /// Dropped once completed: a future keeps its value, and this one's value holds the body
@@ -25,7 +25,7 @@ final class ResponseBridge: ResponseDelegate, NIOAsyncSequenceProducerDelegate, 
     private var pendingParts: [ByteBuffer] = []
     private var pendingBytes = 0
     private static let maxPendingBytes = 256 * 1024
-    /// A bound on one read cycle's batch (NIO reads at most 4 x 256 KiB per cycle, but a
+    /// A bound on one read cycle's batch (NIO reads at most 4 x 128 KiB per cycle, but a
     /// decompressor may turn that into more).
     private static let maxBatchBytes = 1024 * 1024
     /// The task feeding a streamed request body; cancelled when the exchange ends, so a producer
