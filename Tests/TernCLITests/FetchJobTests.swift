@@ -89,13 +89,23 @@ import TernClient
         let lines: [[String]] = [
             ["example.org"], ["GET", "http://127.0.0.1:8080/x"], ["POST", ":8080/users", "name=Ada", "age:=36", "X-Trace:abc"],
             ["http://a/1", "http://a/2"], ["PUT", "h/x", "q==1", "f@file", "Accept:"],
+            ["-v", "h"], ["h", "--follow"], ["-vL", "GET", "h"], ["-hbq", "h"], ["-I", "h", "-k"], ["--no-compress", "h"],
+            ["--compress", "h"], ["-j", "POST", "h", "a=1"], ["-f", "POST", "h", "a=1"], ["--multipart", "POST", "h", "a=1"],
+            ["--check-status", "--ignore-stdin", "--quiet", "--download", "h"], ["--verbose", "--headers", "--body", "--insecure", "h"],
+            ["-d", "h", "--head", "--json"],
         ]
         for line in lines {
-            let plain = try #require(FetchSettings.plain(line, subcommands: TernMain.subcommandWords))
+            let plain = try #require(FetchSettings.plain(line, subcommands: TernMain.subcommandWords), "\(line)")
             #expect(plain == (try FetchCommand.parse(line)).settings, "\(line)")
         }
-        // Anything that may be an option, a subcommand or help goes through argument-parser.
-        for line in [["-v", "h"], ["h", "--follow"], ["GET", "h", "-"], ["proxy"], ["fetch", "h"], ["help"], []] {
+        // Options with values, unknown or repeated flags, `--`, `-`, conflicts, a subcommand or help:
+        // argument-parser's business.
+        let others: [[String]] = [
+            ["GET", "h", "-"], ["-o", "f", "h"], ["--timeout", "1", "h"], ["h", "--max-redirects=3"], ["-vx", "h"],
+            ["-vv", "h"], ["-v", "-v", "h"], ["--", "-v"], ["h", "--help"], ["--version"], ["-j", "-f", "h"],
+            ["--compress", "--no-compress", "h"], ["-c", "-o", "f", "h"], ["-v"], ["proxy"], ["fetch", "h"], ["help"], [],
+        ]
+        for line in others {
             #expect(FetchSettings.plain(line, subcommands: TernMain.subcommandWords) == nil, "\(line)")
         }
         // The option groups' defaults are the plain ones.

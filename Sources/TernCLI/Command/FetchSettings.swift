@@ -1,8 +1,8 @@
 /// The fetch command's options as plain values, with their defaults.
 ///
 /// argument-parser fills them in from a command line with options (`FetchCommand.settings`);
-/// the common `tern [METHOD] URL [ITEM…]` form, which has none, gets them without it
-/// (`FetchSettings.plain(_:)`). That matters in a process that lives for milliseconds:
+/// the common `tern [FLAGS] [METHOD] URL [ITEM…]` form, with on/off flags only, gets them without
+/// it (`FetchSettings.plain(_:)`). That matters in a process that lives for milliseconds:
 /// argument-parser finds a command's options by reflection, and each first protocol-conformance
 /// lookup it makes scans every conformance record of the binary (~3 ms of a 12 ms fetch).
 /// The option groups in FetchOptions.swift take their defaults from here, so there is one list.
@@ -61,15 +61,84 @@ public struct FetchSettings: Sendable, Hashable {
         public var parallel = 8
     }
 
-    /// The settings of a command line made of positional arguments only (`GET URL a=1 X-A:b`),
-    /// which argument-parser would parse into exactly these values; nil when anything in it could
-    /// be an option (it starts with `-`), a subcommand (`proxy`, `fetch`, `help`) or is missing.
+    /// The settings of a command line made of positional arguments and the common on/off flags
+    /// (`GET URL a=1 X-A:b`, `-v -L URL`, `-vL URL`), which argument-parser would parse into
+    /// exactly these values (`FetchJobTests` compares the two); nil when anything in it is an
+    /// option that takes a value, an unknown or repeated flag, `--`, a subcommand (`proxy`,
+    /// `fetch`, `help`) or is missing: argument-parser answers those.
     static func plain(_ arguments: [String], subcommands: Set<String>) -> FetchSettings? {
         guard let first = arguments.first, !subcommands.contains(first) else { return nil }
-        for argument in arguments where argument.utf8.first == UInt8(ascii: "-") {
-            return nil
+        var settings = FetchSettings()
+        var seen = Set<Flag>()
+        for argument in arguments {
+            let utf8 = argument.utf8
+            guard utf8.first == UInt8(ascii: "-") else {
+                settings.arguments.append(argument)
+                continue
+            }
+            let flags: [Flag]
+            if utf8.count > 2, argument.hasPrefix("--") {
+                guard let flag = Flag.long[argument] else { return nil }
+                flags = [flag]
+            } else if utf8.count >= 2 {
+                var found: [Flag] = []
+                for byte in utf8.dropFirst() {
+                    guard let flag = Flag.short[byte] else { return nil }
+                    found.append(flag)
+                }
+                flags = found
+            } else {
+                return nil  // "-" alone
+            }
+            for flag in flags {
+                guard seen.insert(flag).inserted else { return nil }
+                flag.set(&settings)
+            }
         }
-        return FetchSettings(arguments: arguments)
+        // --compress and --no-compress together, or no URL: argument-parser's messages.
+        if seen.contains(.compress) && seen.contains(.noCompress) { return nil }
+        if settings.arguments.isEmpty || settings.problems() != nil { return nil }
+        return settings
+    }
+
+    /// The on/off flags the plain path knows; every other option goes through argument-parser.
+    enum Flag: Hashable {
+        case json, form, multipart, head, ignoreStdin, compress, noCompress
+        case verbose, headers, body, quiet, download, follow, checkStatus, insecure
+
+        static let short: [UInt8: Flag] = [
+            UInt8(ascii: "j"): .json, UInt8(ascii: "f"): .form, UInt8(ascii: "I"): .head,
+            UInt8(ascii: "v"): .verbose, UInt8(ascii: "h"): .headers, UInt8(ascii: "b"): .body,
+            UInt8(ascii: "q"): .quiet, UInt8(ascii: "d"): .download, UInt8(ascii: "L"): .follow,
+            UInt8(ascii: "k"): .insecure,
+        ]
+
+        static let long: [String: Flag] = [
+            "--json": .json, "--form": .form, "--multipart": .multipart, "--head": .head,
+            "--ignore-stdin": .ignoreStdin, "--compress": .compress, "--no-compress": .noCompress,
+            "--verbose": .verbose, "--headers": .headers, "--body": .body, "--quiet": .quiet,
+            "--download": .download, "--follow": .follow, "--check-status": .checkStatus, "--insecure": .insecure,
+        ]
+
+        func set(_ settings: inout FetchSettings) {
+            switch self {
+            case .json: settings.request.json = true
+            case .form: settings.request.form = true
+            case .multipart: settings.request.multipart = true
+            case .head: settings.request.head = true
+            case .ignoreStdin: settings.request.ignoreStdin = true
+            case .compress: settings.request.compress = true
+            case .noCompress: settings.request.compress = false
+            case .verbose: settings.output.verbose = true
+            case .headers: settings.output.headers = true
+            case .body: settings.output.body = true
+            case .quiet: settings.output.quiet = true
+            case .download: settings.download.download = true
+            case .follow: settings.connection.follow = true
+            case .checkStatus: settings.connection.checkStatus = true
+            case .insecure: settings.connection.insecure = true
+            }
+        }
     }
 
     /// What argument-parser's validation refuses; messages as `tern: …` prints them.
