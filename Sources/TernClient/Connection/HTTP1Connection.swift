@@ -170,7 +170,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
             self.close()
             return
         }
-        switch Self.unwrapInboundIn(data) {
+        switch self.unwrapInboundIn(data) {
         case .head(var head):
             let status = head.status.code
             if status == 204 || status == 304 || (100..<200).contains(status) { self.responseHasNoBody = true }

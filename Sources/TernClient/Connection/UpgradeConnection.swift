@@ -63,7 +63,7 @@ final class UpgradeConnection: ChannelDuplexHandler, RemovableChannelHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !self.done else { return }
         self.lastActivity = .now()
-        switch Self.unwrapInboundIn(data) {
+        switch self.unwrapInboundIn(data) {
         case .head(let head):
             self.gotHead = true
             if head.status == .switchingProtocols {

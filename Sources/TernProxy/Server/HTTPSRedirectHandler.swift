@@ -31,8 +31,8 @@ final class HTTPSRedirectHandler: ChannelDuplexHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        guard case .head(let head) = Self.unwrapInboundIn(data) else {
-            if case .end = Self.unwrapInboundIn(data) {
+        guard case .head(let head) = self.unwrapInboundIn(data) else {
+            if case .end = self.unwrapInboundIn(data) {
                 context.write(self.wrapOutboundOut(.end(nil)), promise: nil)
                 self.requestGuard?.responseEnded()
                 context.flush()

@@ -81,7 +81,7 @@ final class ConnectionLimiter: ChannelInboundHandler, Sendable {
     var openConnections: Int { self.open.load(ordering: .relaxed) }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        let child = Self.unwrapInboundIn(data)
+        let child = self.unwrapInboundIn(data)
         let count = self.open.add(1, ordering: .relaxed).newValue
         if count > self.limit {
             self.open.subtract(1, ordering: .relaxed)

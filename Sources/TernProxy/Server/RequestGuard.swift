@@ -202,7 +202,7 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !self.refusing else { return }
-        let part = Self.unwrapInboundIn(data)
+        let part = self.unwrapInboundIn(data)
         if self.awaitingAdmission != nil {
             self.held.append(.part(part))
             return
@@ -238,7 +238,7 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         case .body:
             break
         }
-        context.fireChannelRead(data ?? Self.wrapInboundOut(part))
+        context.fireChannelRead(data ?? self.wrapInboundOut(part))
     }
 
     /// A head passed every check: its request is under way until its response ends.
@@ -266,7 +266,7 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
             return self.refuseRate(wait, version: head.version, context: context)
         }
         self.requestAdmitted()
-        context.fireChannelRead(Self.wrapInboundOut(.head(head)))
+        context.fireChannelRead(self.wrapInboundOut(.head(head)))
         var index = 0
         while index < self.held.count, self.awaitingAdmission == nil, !self.refusing, self.active {
             let item = self.held[index]
