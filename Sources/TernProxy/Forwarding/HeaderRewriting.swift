@@ -87,13 +87,17 @@ enum HeaderRewriting {
             default: break
             }
         }
-        if sent & 1 != 0 { headers.replaceOrAdd(name: "X-Forwarded-For", value: client) } else { headers.add(name: "X-Forwarded-For", value: client) }
-        if sent & 2 != 0 { headers.replaceOrAdd(name: "X-Forwarded-Proto", value: proto) } else { headers.add(name: "X-Forwarded-Proto", value: proto) }
-        if let host {
-            if sent & 4 != 0 { headers.replaceOrAdd(name: "X-Forwarded-Host", value: host) } else { headers.add(name: "X-Forwarded-Host", value: host) }
-        } else if sent & 4 != 0 {
-            headers.remove(name: "x-forwarded-host")
+        func set(_ name: String, _ value: String?, bit: UInt8) {
+            let present = sent & bit != 0
+            if let value {
+                if present { headers.replaceOrAdd(name: name, value: value) } else { headers.add(name: name, value: value) }
+            } else if present {
+                headers.remove(name: name)
+            }
         }
+        set("X-Forwarded-For", client, bit: 1)
+        set("X-Forwarded-Proto", proto, bit: 2)
+        set("X-Forwarded-Host", host, bit: 4)
     }
 
     /// RFC 9110 §7.6.3: each proxy appends itself to `Via`.
@@ -115,9 +119,4 @@ enum HeaderRewriting {
             }
         }
     }
-}
-
-extension Substring {
-    /// Equals `lowercase` ignoring ASCII case.
-    func caseInsensitiveEquals(_ lowercase: StaticString) -> Bool { ASCII.equals(self, lowercase) }
 }

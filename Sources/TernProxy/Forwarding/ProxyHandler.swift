@@ -207,7 +207,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         if upstream.headers.contains(name: "expect") {
             // We answer `100 Continue` ourselves (as nginx does) and send the body on when we have it.
             upstream.headers.remove(name: "expect")
-            if head.headers[canonicalForm: "expect"].contains(where: { $0.caseInsensitiveEquals("100-continue") }) {
+            if head.headers[canonicalForm: "expect"].contains(where: { ASCII.equals($0, "100-continue") }) {
                 context.writeAndFlush(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
             }
         }

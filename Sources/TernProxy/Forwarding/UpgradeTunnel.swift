@@ -13,7 +13,7 @@ extension ProxyHandler {
     /// Starts the upgrade if `head` is one this proxy tunnels: HTTP/1.1, `Connection: upgrade`,
     /// no body. Returns false to let the ordinary path forward it (without `Upgrade`).
     func beginUpgrade(_ head: HTTPRequestHead, route: CompiledRoute, group: UpstreamGroup, context: ChannelHandlerContext) -> Bool {
-        let asksUpgrade = head.headers[canonicalForm: "connection"].contains { $0.caseInsensitiveEquals("upgrade") }
+        let asksUpgrade = head.headers[canonicalForm: "connection"].contains { ASCII.equals($0, "upgrade") }
         guard asksUpgrade, head.version == .http1_1, let protocols = head.headers.first(name: "upgrade") else { return false }
         let hasBody =
             head.headers.contains(name: "transfer-encoding")

@@ -39,7 +39,7 @@ struct RequestRules: Sendable {
             size += name.utf8.count + value.utf8.count
             if !Self.isToken(name) { return Violation(status: .badRequest, reason: "invalid header name") }
             if !Self.isFieldValue(value) { return Violation(status: .badRequest, reason: "control character in the \(name) field") }
-            if name.asciiCaseInsensitiveEquals("content-length") {
+            if ASCII.equals(name, "content-length") {
                 contentLengthFields += 1
                 // `Content-Length: 5, 5` and repeated equal fields are one length (RFC 9110 §8.6);
                 // anything else is two lengths or none.
@@ -53,11 +53,11 @@ struct RequestRules: Sendable {
                     }
                     contentLength = length
                 }
-            } else if name.asciiCaseInsensitiveEquals("transfer-encoding") {
+            } else if ASCII.equals(name, "transfer-encoding") {
                 for coding in value.split(separator: ",", omittingEmptySubsequences: false) {
                     transferEncodings.append(coding.trimmingSpaces)
                 }
-            } else if name.asciiCaseInsensitiveEquals("host") {
+            } else if ASCII.equals(name, "host") {
                 hosts += 1
             }
         }
@@ -115,11 +115,6 @@ struct RequestRules: Sendable {
         }
         return true
     }
-}
-
-extension String {
-    /// Compares with a lowercase ASCII word without allocating.
-    fileprivate func asciiCaseInsensitiveEquals(_ lowercase: StaticString) -> Bool { ASCII.equals(self, lowercase) }
 }
 
 extension Substring {

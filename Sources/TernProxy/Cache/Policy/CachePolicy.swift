@@ -30,7 +30,7 @@ extension CachePolicy {
     static let backslash: UInt8 = 0x5C, equals: UInt8 = 0x3D
 
     @inline(__always)
-    static func lower(_ byte: UInt8) -> UInt8 { byte &- 0x41 < 26 ? byte | 0x20 : byte }
+    static func lower(_ byte: UInt8) -> UInt8 { ASCII.lower(byte) }
 
     @inline(__always)
     static func isDigit(_ byte: UInt8) -> Bool { byte &- 0x30 < 10 }
