@@ -61,12 +61,7 @@ struct ConnectionFactory {
                     } else {
                         handshake.succeed()
                     }
-                    var limits = NIOHTTPDecoderLimitConfiguration()
-                    limits.maxHeaderListSize = configuration.maxResponseHeadSize
-                    try sync.addHandler(HTTPRequestEncoder())
-                    try sync.addHandler(
-                        ByteToMessageHandler(HTTPResponseDecoder(leftOverBytesStrategy: .forwardBytes, limitConfiguration: limits))
-                    )
+                    try sync.addHandler(HTTP1ClientCodec(maxHeadBytes: configuration.maxResponseHeadSize))
                     if case .enabled(let limit) = decompression {
                         try sync.addHandler(NIOHTTPResponseDecompressor(limit: .size(limit)))
                     }

@@ -86,23 +86,20 @@ final class UpgradeConnection: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    /// Takes the codec out, then hands the channel over. The response decoder also watches writes
-    /// (for HEAD), and its removal completes on a later tick: until then a `HoldBytes` handler keeps
-    /// the bytes that came behind the `101`, and the delegate hears of the channel only once the
-    /// decoder is gone, so that nothing it writes meets the codec.
+    /// Takes the codec out, then hands the channel over. A `HoldBytes` handler keeps the bytes
+    /// that came behind the `101` (the codec passes them on as it leaves), and the delegate hears
+    /// of the channel only once the codec is gone, so that nothing it writes meets the codec.
     private func handOver(_ head: HTTPResponseHead, context: ChannelHandlerContext) {
         let channel = context.channel
         let sync = channel.pipeline.syncOperations
         let exchange = self.exchange
         let hold = HoldBytes()
         do {
-            let encoder = try sync.handler(type: HTTPRequestEncoder.self)
-            let decoder = try sync.handler(type: ByteToMessageHandler<HTTPResponseDecoder>.self)
+            let codec = try sync.handler(type: HTTP1ClientCodec.self)
             try sync.addHandler(hold)
-            sync.removeHandler(encoder, promise: nil)
             sync.removeHandler(context: context, promise: nil)
             let removed = channel.eventLoop.makePromise(of: Void.self)
-            sync.removeHandler(decoder, promise: removed)
+            sync.removeHandler(codec, promise: removed)
             removed.futureResult.assumeIsolated().whenComplete { result in
                 guard case .success = result, exchange.upgraded(head, channel: channel) else {
                     channel.close(promise: nil)

@@ -1,4 +1,5 @@
 import NIOHTTP1
+import TernClient
 
 /// The header rules of a forwarding proxy, applied in place.
 enum HeaderRewriting {

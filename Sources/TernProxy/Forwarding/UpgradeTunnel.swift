@@ -175,8 +175,8 @@ final class UpgradeTunnel: UpgradeDelegate {
         self.upgraded = true
     }
 
-    /// The client pipeline after a `101`: the proxy's HTTP handlers out, the relay in. The request
-    /// decoder goes last; it drops what the client sent early (RFC 6455 §4.1: a client waits for
+    /// The client pipeline after a `101`: the proxy's HTTP handlers out, the relay in. The codec
+    /// drops what the client sent early (RFC 6455 §4.1: a client waits for
     /// the `101` before it sends).
     private static func switchToBytes(_ channel: any Channel, relay: TunnelRelay) throws {
         let sync = channel.pipeline.syncOperations
@@ -185,10 +185,7 @@ final class UpgradeTunnel: UpgradeDelegate {
             sync.removeHandler(try sync.handler(type: type), promise: nil)
         }
         try remove(ProxyHandler.self)
-        try? remove(HTTPServerProtocolErrorHandler.self)
-        try? remove(NIOHTTPResponseHeadersValidator.self)
-        try remove(HTTPResponseEncoder.self)
-        try remove(ByteToMessageHandler<HTTPRequestDecoder>.self)
+        try remove(HTTP1ServerCodec.self)
         // The listener's guards read HTTP heads: tunnel bytes are not theirs (a WebSocket frame
         // would look like a head that never ends to the header timer).
         for name in [ListenerGuards.headTimerName, ListenerGuards.requestGuardName] {

@@ -1,6 +1,7 @@
 import Logging
 import NIOCore
 import NIOHTTP1
+import TernClient
 
 /// The rules a request head must pass before the proxy acts on it: RFC 9112 framing that two
 /// parsers could read two ways (request smuggling), and the size limits of proxy.conf.

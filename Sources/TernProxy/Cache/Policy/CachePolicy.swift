@@ -1,4 +1,5 @@
 import NIOHTTP1
+import TernClient
 
 /// The HTTP caching rules of a shared cache (RFC 9111, RFC 5861, RFC 9211, with the conditional
 /// and range rules of RFC 9110), as pure functions: no IO and no clock; every time is passed in as

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import TernClient
 
 /// How a variant's metadata is stored in Redis (one field of the entry's hash). A text line that
 /// the Lua library reads too, then binary fields:

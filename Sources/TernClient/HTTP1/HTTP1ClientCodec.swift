@@ -1,0 +1,119 @@
+import NIOCore
+import NIOHTTP1
+
+/// The agent's HTTP/1 codec, one handler in place of NIO's `HTTPRequestEncoder` and
+/// `ByteToMessageHandler<HTTPResponseDecoder>`: responses are parsed by `HTTP1Parser`, requests
+/// serialized by `HTTP1Writer` (head, small body and end gathered into one write). The same parts
+/// go in and out as with NIO's pair.
+///
+/// As NIO's pair does: the decoder knows from the requests written which responses have no body
+/// (HEAD) or end HTTP (a 2xx to CONNECT); interim responses (1xx but 101) are skipped; a body
+/// without framing ends with the connection, whose end before a message is whole is
+/// `invalidEOFState`; after a 101 nothing more is parsed, and the bytes behind it are passed on
+/// as they are when the codec is taken out.
+final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
+    typealias InboundIn = ByteBuffer
+    typealias InboundOut = HTTPClientResponsePart
+    typealias OutboundIn = HTTPClientRequestPart
+    typealias OutboundOut = ByteBuffer
+
+    private var input: HTTP1Input
+    private var writer = HTTP1Writer()
+    private var decoding = false
+    private var inactive = false
+    /// Requests written whose responses have not come.
+    private var pending = PendingMethods()
+
+    init(maxHeadBytes: Int) {
+        self.input = HTTP1Input(HTTP1Parser(kind: .response, maxHeadBytes: maxHeadBytes, maxFieldCount: Int(UInt16.max) - 1))
+    }
+
+    // MARK: Requests
+
+    func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
+        switch self.unwrapOutboundIn(data) {
+        case .head(let head):
+            let first = self.pending.isEmpty
+            self.pending.append(head.method)
+            if first { self.answerNext() }
+            self.writer.requestHead(head, framing: HTTP1Writer.requestFraming(head))
+            if promise != nil { self.writer.writeGathered(context: context, promise: promise) }
+        case .body(let part):
+            self.writer.body(part, context: context, promise: promise)
+        case .end(let trailers):
+            self.writer.end(trailers, context: context, promise: promise)
+        }
+    }
+
+    func flush(context: ChannelHandlerContext) {
+        if self.writer.hasGathered { self.writer.writeGathered(context: context, promise: nil) }
+        context.flush()
+    }
+
+    /// Tells the parser about the request the next response answers.
+    private func answerNext() {
+        self.input.parser.answeringHEAD = self.pending.firstIsHEAD
+        self.input.parser.answeringCONNECT = self.pending.firstIsCONNECT
+    }
+
+    // MARK: Responses
+
+    func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.input.append(self.unwrapInboundIn(data))  // after a 101: kept for whoever comes next
+        if !self.decoding && !self.input.parser.hasStopped { self.decode(context: context) }
+    }
+
+    /// Hands on each part parsed; bytes that arrive meanwhile queue behind the rest.
+    private func decode(context: ChannelHandlerContext) {
+        self.decoding = true
+        defer { self.decoding = false }
+        do {
+            while !self.inactive, !self.input.parser.hasStopped, let event = try self.input.next() {
+                self.deliver(event, context: context)
+            }
+        } catch {
+            context.fireErrorCaught(error)
+        }
+    }
+
+    private func deliver(_ event: HTTP1Parser.Event, context: ChannelHandlerContext) {
+        switch event {
+        case .responseHead(let head):
+            self.pending.removeFirst()
+            self.answerNext()
+            context.fireChannelRead(self.wrapInboundOut(.head(head)))
+        case .body(let part):
+            context.fireChannelRead(self.wrapInboundOut(.body(part)))
+        case .end(let trailers):
+            context.fireChannelRead(self.wrapInboundOut(.end(trailers)))
+        case .requestHead:
+            preconditionFailure("a response parser parsed a request")
+        }
+    }
+
+    func channelInactive(context: ChannelHandlerContext) {
+        // The connection's end ends a body that runs to it, or cuts a message short. Not while
+        // parts are being handed on: then it is the exchange behind that closed the connection.
+        if !self.decoding && !self.inactive && !self.input.parser.hasStopped {
+            do {
+                if let event = try self.input.parser.finish() { self.deliver(event, context: context) }
+            } catch {
+                context.fireErrorCaught(error)
+            }
+        }
+        self.inactive = true
+        context.fireChannelInactive()
+    }
+
+    func removeHandler(context: ChannelHandlerContext, removalToken: ChannelHandlerContext.RemovalToken) {
+        // After a protocol switch: the bytes behind the 101 go on to the handlers that follow.
+        if let rest = self.input.takeRest() {
+            context.fireChannelRead(NIOAny(rest))
+            context.fireChannelReadComplete()
+        }
+        context.leavePipeline(removalToken: removalToken)
+    }
+}
+
+@available(*, unavailable)
+extension HTTP1ClientCodec: Sendable {}

@@ -1,0 +1,516 @@
+import NIOCore
+import NIOHTTP1
+
+/// Tern's HTTP/1.1 parser (RFC 9112), for requests (the proxy's listeners, `HTTP1ServerCodec`)
+/// and responses (the agent's connections, `HTTP1ClientCodec`), in place of NIO's llhttp-based
+/// decoder. It reads a head line by line straight out of the receive buffer, builds the head
+/// without generic or callback machinery, and hands body bytes on as slices of that buffer. No
+/// IO: the codecs feed it; tests feed it bytes directly.
+///
+/// Strict where two parsers could disagree (request smuggling): CRLF line ends only (a bare LF
+/// or CR is an error), no whitespace before a field's colon, no obs-fold, no control characters
+/// or non-ASCII bytes in the request target, no control characters in field values, only the
+/// methods llhttp knows, HTTP/1.0 and HTTP/1.1 only, chunk sizes of at most 15 hex digits
+/// followed only by a chunk extension, and exactly CRLF after each chunk's data. A head whose body framing
+/// cannot be known (two lengths, a length and a transfer coding, a transfer coding other than
+/// `chunked` alone, a transfer coding in HTTP/1.0) is handed on and parsing stops: `RequestRules`
+/// refuses that head and the connection closes. Parsing also stops after an upgrade request
+/// (`Connection: upgrade` with `Upgrade`, or CONNECT), as llhttp does: what follows is no longer HTTP.
+///
+/// Responses: no body after HEAD, 1xx, 204 and 304; `chunked` when it is the final transfer
+/// coding, else the body runs to the connection's end (`finish()`); a length and a transfer
+/// coding together, or a malformed length, are errors. Interim responses (1xx but 101) are
+/// skipped, as NIO's decoder does by default. Parsing stops after a 101 and after a 2xx to CONNECT.
+package struct HTTP1Parser {
+    package enum Kind: Sendable {
+        case request
+        case response
+    }
+
+    package enum Event: Equatable {
+        case requestHead(HTTPRequestHead)
+        case responseHead(HTTPResponseHead)
+        case body(ByteBuffer)
+        case end(HTTPHeaders?)
+    }
+
+    private enum State: Equatable {
+        case startLine
+        case fields
+        case fixedBody(remaining: Int)
+        /// A response body that ends with the connection.
+        case untilClose
+        case chunkSize
+        case chunkData(remaining: Int)
+        case chunkDataEnd
+        case trailers
+        /// The message ends here: `end` is due.
+        case ending
+        /// Nothing more is parsed (after an upgrade request, a head of unknowable framing, or an
+        /// error); what arrives is dropped.
+        case stopped
+    }
+
+    /// What the fields said about the body, gathered while they are read.
+    private struct Framing {
+        var contentLength: Int?
+        var lengthInvalid = false
+        var lengthFields = 0
+        var transferCodings = 0
+        var chunkedOnly = true
+        var lastCodingChunked = false
+        var connectionUpgrade = false
+        var upgradeField = false
+    }
+
+    package let kind: Kind
+    /// The start line and fields together may not exceed this (`headerOverflow`, 431).
+    package let maxHeadBytes: Int
+    /// More fields than this is `headerOverflow` (431).
+    package let maxFieldCount: Int
+    /// Responses: the request now being answered was HEAD (no body) or CONNECT (a 2xx ends HTTP).
+    /// The client codec keeps these up to date as requests go out and responses come in.
+    package var answeringHEAD = false
+    package var answeringCONNECT = false
+
+    private var state = State.startLine
+    /// Bytes at the front of the buffer already searched for a line end without finding one.
+    private var scanned = 0
+    /// Bytes of the head (or trailer section) so far.
+    private var headBytes = 0
+    private var version = HTTPVersion.http1_1
+    private var method = HTTPMethod.GET
+    private var uri = ""
+    private var status = HTTPResponseStatus.ok
+    private var headers = HTTPHeaders()
+    private var trailers: HTTPHeaders?
+    private var framing = Framing()
+    /// The message under way was an upgrade request: parsing stops after it.
+    private var stopsAfterMessage = false
+
+    package init(kind: Kind, maxHeadBytes: Int, maxFieldCount: Int) {
+        self.kind = kind
+        self.maxHeadBytes = maxHeadBytes
+        self.maxFieldCount = maxFieldCount
+    }
+
+    /// Whether the parser has stopped for good; what is left is not HTTP (or not to be read).
+    package var hasStopped: Bool { self.state == .stopped }
+
+    /// The message under way is whole: its `end` comes next, with no more bytes needed.
+    package var isEnding: Bool { self.state == .ending }
+
+    /// The connection's end: the end of a body that runs to it; nil if no message was under way;
+    /// `invalidEOFState` if one was cut short.
+    package mutating func finish() throws(HTTPParserError) -> Event? {
+        switch self.state {
+        case .untilClose:
+            self.state = .stopped
+            return .end(nil)
+        case .stopped:
+            return nil
+        case .startLine where self.scanned == 0 && self.headBytes == 0:
+            return nil
+        default:
+            try self.fail(.invalidEOFState)
+        }
+    }
+
+    /// The next event from the front of `buffer`, consuming what it used; nil when more bytes are
+    /// needed (what is left in `buffer` must be given again, with what follows appended).
+    package mutating func next(_ buffer: inout ByteBuffer) throws(HTTPParserError) -> Event? {
+        while true {
+            switch self.state {
+            case .startLine:
+                guard let length = try self.nextLine(buffer, limit: self.maxHeadBytes - self.headBytes) else { return nil }
+                self.headBytes += length + 2
+                if length == 0 {
+                    // RFC 9112 §2.2: empty lines before a request line are ignored (counted against
+                    // the head's limit, so that they cannot go on for ever).
+                    buffer.moveReaderIndex(forwardBy: 2)
+                    if self.headBytes > self.maxHeadBytes { try self.fail(.headerOverflow) }
+                    continue
+                }
+                switch self.kind {
+                case .request: try self.parseRequestLine(buffer, length: length)
+                case .response: try self.parseStatusLine(buffer, length: length)
+                }
+                buffer.moveReaderIndex(forwardBy: length + 2)
+                self.headers = HTTPHeaders()
+                self.headers.reserveCapacity(16)
+                self.framing = Framing()
+                self.state = .fields
+            case .fields:
+                guard let length = try self.nextLine(buffer, limit: self.maxHeadBytes - self.headBytes) else { return nil }
+                self.headBytes += length + 2
+                if length == 0 {
+                    buffer.moveReaderIndex(forwardBy: 2)
+                    switch self.kind {
+                    case .request: return self.requestHeadComplete()
+                    case .response:
+                        if let event = try self.responseHeadComplete() { return event }
+                        continue  // an interim response, skipped
+                    }
+                }
+                if self.headers.count >= self.maxFieldCount { try self.fail(.headerOverflow) }
+                let (name, value) = try self.parseField(buffer, length: length, trailer: false)
+                self.headers.add(name: name, value: value)
+                buffer.moveReaderIndex(forwardBy: length + 2)
+            case .fixedBody(let remaining):
+                let count = min(remaining, buffer.readableBytes)
+                if count == 0 { return nil }
+                let slice = buffer.readSlice(length: count)!
+                self.state = remaining == count ? .ending : .fixedBody(remaining: remaining - count)
+                return .body(slice)
+            case .untilClose:
+                guard buffer.readableBytes > 0 else { return nil }
+                return .body(buffer.readSlice(length: buffer.readableBytes)!)
+            case .chunkSize:
+                guard let length = try self.nextLine(buffer, limit: Self.maxChunkLine) else { return nil }
+                let size = try self.parseChunkSize(buffer, length: length)
+                buffer.moveReaderIndex(forwardBy: length + 2)
+                if size == 0 {
+                    self.headBytes = 0
+                    self.state = .trailers
+                } else {
+                    self.state = .chunkData(remaining: size)
+                }
+            case .chunkData(let remaining):
+                let count = min(remaining, buffer.readableBytes)
+                if count == 0 { return nil }
+                let slice = buffer.readSlice(length: count)!
+                self.state = remaining == count ? .chunkDataEnd : .chunkData(remaining: remaining - count)
+                return .body(slice)
+            case .chunkDataEnd:
+                guard buffer.readableBytes >= 2 else {
+                    if buffer.readableBytes == 1, buffer.readableBytesView.first != UInt8(ascii: "\r") { try self.fail(.invalidChunkSize) }
+                    return nil
+                }
+                guard buffer.readInteger(as: UInt16.self) == 0x0D0A else { try self.fail(.invalidChunkSize) }
+                self.state = .chunkSize
+            case .trailers:
+                guard let length = try self.nextLine(buffer, limit: self.maxHeadBytes - self.headBytes) else { return nil }
+                self.headBytes += length + 2
+                if length == 0 {
+                    buffer.moveReaderIndex(forwardBy: 2)
+                    self.state = .ending
+                    continue
+                }
+                var trailers = self.trailers ?? HTTPHeaders()
+                if trailers.count >= self.maxFieldCount { try self.fail(.headerOverflow) }
+                let (name, value) = try self.parseField(buffer, length: length, trailer: true)
+                trailers.add(name: name, value: value)
+                self.trailers = trailers
+                buffer.moveReaderIndex(forwardBy: length + 2)
+            case .ending:
+                let trailers = self.trailers
+                self.trailers = nil
+                self.headBytes = 0
+                self.state = self.stopsAfterMessage ? .stopped : .startLine
+                return .end(trailers)
+            case .stopped:
+                buffer.moveReaderIndex(to: buffer.writerIndex)
+                return nil
+            }
+        }
+    }
+
+    /// A chunk-size line (size and extension) longer than this is refused.
+    package static let maxChunkLine = 4096
+
+    // MARK: Lines
+
+    /// The length of the line at the front of `buffer` (without its CRLF) once it is all there;
+    /// nil while it is not. A line longer than `limit` is `headerOverflow`; a LF without a CR
+    /// before it is an error.
+    private mutating func nextLine(_ buffer: ByteBuffer, limit: Int) throws(HTTPParserError) -> Int? {
+        let start = self.scanned
+        let end: Int? = buffer.withUnsafeReadableBytes { raw in
+            let bytes = raw.assumingMemoryBound(to: UInt8.self)
+            var index = start
+            while index < bytes.count {
+                if bytes[index] == 0x0A { return index }
+                index += 1
+            }
+            return nil
+        }
+        guard let end else {
+            self.scanned = buffer.readableBytes
+            if self.scanned > limit + 1 { try self.fail(.headerOverflow) }
+            return nil
+        }
+        self.scanned = 0
+        guard end > 0, buffer.getInteger(at: buffer.readerIndex + end - 1, as: UInt8.self) == 0x0D else {
+            try self.fail(.lfExpected)
+        }
+        if end - 1 > limit { try self.fail(.headerOverflow) }
+        return end - 1
+    }
+
+    private mutating func fail(_ error: HTTPParserError) throws(HTTPParserError) -> Never {
+        self.state = .stopped
+        throw error
+    }
+
+    // MARK: The head
+
+    private mutating func parseRequestLine(_ buffer: ByteBuffer, length: Int) throws(HTTPParserError) {
+        let parsed: (HTTPMethod, String, HTTPVersion)? = buffer.withUnsafeReadableBytes { raw in
+            let all = raw.assumingMemoryBound(to: UInt8.self)
+            let line = UnsafeBufferPointer(rebasing: all[0..<length])
+            // method SP request-target SP HTTP-version
+            guard let firstSpace = line.firstIndex(of: 0x20), firstSpace > 0, length - firstSpace > 10 else { return nil }
+            let method = UnsafeBufferPointer(rebasing: line[0..<firstSpace])
+            guard method.allSatisfy(Self.isTokenByte) else { return nil }
+            let versionStart = length - 8
+            guard line[versionStart - 1] == 0x20 else { return nil }
+            let target = UnsafeBufferPointer(rebasing: line[(firstSpace + 1)..<(versionStart - 1)])
+            guard !target.isEmpty, target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
+            guard let version = Self.version(UnsafeBufferPointer(rebasing: line[versionStart..<length])) else { return nil }
+            guard let method = Self.method(method) else { return nil }
+            return (method, String(decoding: target, as: UTF8.self), version)
+        }
+        guard let (method, uri, version) = parsed else { try self.fail(.invalidConstant) }
+        self.method = method
+        self.uri = uri
+        self.version = version
+    }
+
+    /// `HTTP-version SP 3DIGIT SP [ reason-phrase ]`; a missing SP after the code is tolerated.
+    private mutating func parseStatusLine(_ buffer: ByteBuffer, length: Int) throws(HTTPParserError) {
+        let parsed: (HTTPVersion, HTTPResponseStatus)? = buffer.withUnsafeReadableBytes { raw in
+            let line = UnsafeBufferPointer(rebasing: raw.assumingMemoryBound(to: UInt8.self)[0..<length])
+            guard length >= 12, let version = Self.version(UnsafeBufferPointer(rebasing: line[0..<8])), line[8] == 0x20 else { return nil }
+            var code = 0
+            for index in 9..<12 {
+                guard line[index] >= 0x30, line[index] <= 0x39 else { return nil }
+                code = code * 10 + Int(line[index] - 0x30)
+            }
+            guard code >= 100 else { return nil }
+            var reason = ""
+            if length > 12 {
+                guard line[12] == 0x20 else { return nil }
+                let phrase = UnsafeBufferPointer(rebasing: line[13..<length])
+                for byte in phrase where (byte < 0x20 && byte != 0x09) || byte == 0x7F { return nil }
+                reason = String(decoding: phrase, as: UTF8.self)
+            }
+            return (version, HTTPResponseStatus(statusCode: code, reasonPhrase: reason))
+        }
+        guard let (version, status) = parsed else { try self.fail(.invalidStatus) }
+        self.version = version
+        self.status = status
+    }
+
+    /// `HTTP/1.1` or `HTTP/1.0`.
+    private static func version(_ bytes: UnsafeBufferPointer<UInt8>) -> HTTPVersion? {
+        guard bytes.count == 8, bytes[0] == UInt8(ascii: "H"), bytes[1] == UInt8(ascii: "T"), bytes[2] == UInt8(ascii: "T"),
+            bytes[3] == UInt8(ascii: "P"), bytes[4] == UInt8(ascii: "/"), bytes[5] == UInt8(ascii: "1"), bytes[6] == UInt8(ascii: "."),
+            bytes[7] == UInt8(ascii: "0") || bytes[7] == UInt8(ascii: "1")
+        else { return nil }
+        return HTTPVersion(major: 1, minor: Int(bytes[7] - UInt8(ascii: "0")))
+    }
+
+    /// The methods NIO names (llhttp's list): an unknown one is refused, as llhttp refuses it,
+    /// rather than passed to upstreams whose parsers would refuse it.
+    private static func method(_ bytes: UnsafeBufferPointer<UInt8>) -> HTTPMethod? {
+        func equals(_ name: StaticString) -> Bool {
+            guard name.utf8CodeUnitCount == bytes.count else { return false }
+            for index in 0..<bytes.count where name.utf8Start[index] != bytes[index] { return false }
+            return true
+        }
+        switch bytes.count {
+        case 3:
+            if equals("GET") { return .GET }
+            if equals("PUT") { return .PUT }
+        case 4:
+            if equals("HEAD") { return .HEAD }
+            if equals("POST") { return .POST }
+        case 5:
+            if equals("PATCH") { return .PATCH }
+        case 6:
+            if equals("DELETE") { return .DELETE }
+        case 7:
+            if equals("OPTIONS") { return .OPTIONS }
+        default:
+            break
+        }
+        let method = HTTPMethod(rawValue: String(decoding: bytes, as: UTF8.self))
+        if case .RAW = method { return nil }
+        return method
+    }
+
+    /// One field line: `name ":" OWS value OWS`. The framing fields are read on the way.
+    private mutating func parseField(_ buffer: ByteBuffer, length: Int, trailer: Bool) throws(HTTPParserError) -> (String, String) {
+        let field: (String, String)? = buffer.withUnsafeReadableBytes { raw in
+            let all = raw.assumingMemoryBound(to: UInt8.self)
+            let line = UnsafeBufferPointer(rebasing: all[0..<length])
+            guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return nil }
+            let name = UnsafeBufferPointer(rebasing: line[0..<colon])
+            guard name.allSatisfy(Self.isTokenByte) else { return nil }
+            var start = colon + 1
+            var end = length
+            while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
+            while end > start, line[end - 1] == 0x20 || line[end - 1] == 0x09 { end -= 1 }
+            let value = UnsafeBufferPointer(rebasing: line[start..<end])
+            for byte in value where (byte < 0x20 && byte != 0x09) || byte == 0x7F { return nil }
+            if !trailer { self.noteFraming(name: name, value: value) }
+            return (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
+        }
+        guard let field else { try self.fail(.invalidHeaderToken) }
+        return field
+    }
+
+    private mutating func noteFraming(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
+        switch name.count {
+        case 14 where ASCII.equals(name, "content-length"):
+            self.framing.lengthFields += 1
+            // `5, 5` and repeated equal fields are one length (RFC 9110 §8.6); anything else is
+            // two lengths or none.
+            for part in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+                let digits = Self.trimmed(part)
+                guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+                    self.framing.lengthInvalid = true
+                    return
+                }
+                let length = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+                if let previous = self.framing.contentLength, previous != length { self.framing.lengthInvalid = true }
+                self.framing.contentLength = length
+            }
+        case 17 where ASCII.equals(name, "transfer-encoding"):
+            for part in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+                self.framing.transferCodings += 1
+                self.framing.lastCodingChunked = ASCII.equals(Self.trimmed(part), "chunked")
+                if !self.framing.lastCodingChunked { self.framing.chunkedOnly = false }
+            }
+        case 10 where ASCII.equals(name, "connection"):
+            for part in value.split(separator: UInt8(ascii: ",")) where ASCII.equals(Self.trimmed(part), "upgrade") {
+                self.framing.connectionUpgrade = true
+            }
+        case 7 where ASCII.equals(name, "upgrade"):
+            self.framing.upgradeField = true
+        default:
+            break
+        }
+    }
+
+    private static func trimmed(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> UnsafeBufferPointer<UInt8> {
+        var slice = bytes
+        while let first = slice.first, first == 0x20 || first == 0x09 { slice.removeFirst() }
+        while let last = slice.last, last == 0x20 || last == 0x09 { slice.removeLast() }
+        return UnsafeBufferPointer(rebasing: slice)
+    }
+
+    /// A response head is whole: hand it on (nil for an interim one, which is skipped), and set up
+    /// for its body.
+    private mutating func responseHeadComplete() throws(HTTPParserError) -> Event? {
+        let code = self.status.code
+        let headers = self.headers
+        self.headers = HTTPHeaders()
+        self.headBytes = 0
+        if code < 200 && code != 101 {
+            self.state = .startLine
+            return nil
+        }
+        let framing = self.framing
+        if code == 101 || (self.answeringCONNECT && code < 300) {
+            self.stopsAfterMessage = true
+            self.state = .ending
+        } else if self.answeringHEAD || code < 200 || code == 204 || code == 304 {
+            self.state = .ending
+        } else if framing.transferCodings > 0 {
+            if framing.lengthFields > 0 { try self.fail(.unexpectedContentLength) }
+            self.state = framing.lastCodingChunked ? .chunkSize : .untilClose
+        } else if framing.lengthInvalid {
+            try self.fail(.invalidContentLength)
+        } else if let length = framing.contentLength {
+            self.state = length > 0 ? .fixedBody(remaining: length) : .ending
+        } else {
+            self.state = .untilClose
+        }
+        return .responseHead(HTTPResponseHead(version: self.version, status: self.status, headers: headers))
+    }
+
+    /// A request head is whole: hand it on, and set up for its body.
+    private mutating func requestHeadComplete() -> Event {
+        let head = HTTPRequestHead(version: self.version, method: self.method, uri: self.uri, headers: self.headers)
+        self.headers = HTTPHeaders()
+        self.uri = ""
+        self.headBytes = 0
+        let framing = self.framing
+        if self.method == .CONNECT {
+            self.stopsAfterMessage = true
+            self.state = .ending
+        } else if framing.transferCodings > 0 {
+            if framing.lengthFields > 0 || !framing.chunkedOnly || framing.transferCodings > 1 || self.version.minor == 0 {
+                self.state = .stopped  // RequestRules refuses this head (400 or 501)
+            } else {
+                self.state = .chunkSize
+            }
+        } else if framing.lengthInvalid {
+            self.state = .stopped  // RequestRules refuses this head (400)
+        } else if let length = framing.contentLength, length > 0 {
+            self.state = .fixedBody(remaining: length)
+        } else {
+            self.state = .ending
+        }
+        if framing.connectionUpgrade && framing.upgradeField { self.stopsAfterMessage = true }
+        return .requestHead(head)
+    }
+
+    // MARK: Chunks
+
+    /// `1*HEXDIG [ BWS ";" chunk-ext ]`: at most 15 digits; the extension may hold anything but
+    /// control characters (tab aside).
+    private mutating func parseChunkSize(_ buffer: ByteBuffer, length: Int) throws(HTTPParserError) -> Int {
+        let size: Int? = buffer.withUnsafeReadableBytes { raw in
+            let all = raw.assumingMemoryBound(to: UInt8.self)
+            let line = UnsafeBufferPointer(rebasing: all[0..<length])
+            var size: UInt64 = 0
+            var index = 0
+            while index < length, let digit = Self.hexValue(line[index]) {
+                if index == 15 { return nil }
+                size = size << 4 | UInt64(digit)
+                index += 1
+            }
+            guard index > 0, size <= UInt64(Int.max) else { return nil }
+            var rest = index
+            while rest < length, line[rest] == 0x20 || line[rest] == 0x09 { rest += 1 }
+            if rest < length {
+                guard line[rest] == UInt8(ascii: ";") else { return nil }
+                for byte in line[rest...] where (byte < 0x20 && byte != 0x09) || byte == 0x7F { return nil }
+            } else if rest != index {
+                return nil  // whitespace without an extension
+            }
+            return Int(size)
+        }
+        guard let size else { try self.fail(.invalidChunkSize) }
+        return size
+    }
+
+    private static func hexValue(_ byte: UInt8) -> UInt8? {
+        switch byte {
+        case 0x30...0x39: return byte - 0x30
+        case 0x41...0x46: return byte - 0x41 + 10
+        case 0x61...0x66: return byte - 0x61 + 10
+        default: return nil
+        }
+    }
+
+    /// RFC 9110 §5.6.2 tchar.
+    package static func isTokenByte(_ byte: UInt8) -> Bool {
+        Self.tokenTable[Int(byte)]
+    }
+
+    private static let tokenTable: [Bool] = (0..<256).map { value in
+        switch UInt8(value) {
+        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
+            return true
+        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
+            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
+            UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
+            return true
+        default:
+            return false
+        }
+    }
+}

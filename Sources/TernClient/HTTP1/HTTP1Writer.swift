@@ -1,0 +1,237 @@
+import NIOCore
+import NIOHTTP1
+
+/// Serializes one side's outgoing HTTP/1.1 messages for `HTTP1ServerCodec` (responses) and
+/// `HTTP1ClientCodec` (requests), with the framing rules of NIO's encoders: the framing fields are
+/// corrected for the message (see `requestFraming` and `responseFraming`), and a body without a
+/// length is sent chunked in HTTP/1.1.
+///
+/// A head, the small body parts after it and the end are gathered into one buffer, reused from
+/// message to message, and written as one at the next flush (or when a large part or a promise
+/// needs writing): one write and, in the steady state, no allocation for a typical message,
+/// where NIO's encoders write head, body and end apart and allocate a buffer for each head.
+package struct HTTP1Writer {
+    /// Body parts up to this size are copied into the gathered buffer rather than written apart.
+    package static let gatherLimit = 8192
+
+    /// What happens to a head's `Content-Length` and `Transfer-Encoding` fields.
+    package enum Framing: Equatable {
+        /// Written as they are; `chunked` says whether the body is chunk-framed by the caller's fields.
+        case keep(chunked: Bool)
+        /// The body is framed by `Content-Length`: `Transfer-Encoding` goes.
+        case dropCoding
+        /// No body: both go.
+        case dropLengthAndCoding
+        /// Chunked: any `Transfer-Encoding` is replaced by `chunked`.
+        case chunked
+    }
+
+    private var out = ByteBuffer()
+    private var gathering = false
+    private var chunked = false
+    /// The message under way carries no body bytes (a response to HEAD or CONNECT).
+    package private(set) var suppressesBody = false
+
+    package init() {}
+
+    // MARK: Framing (as NIO's encoders decide it)
+
+    /// NIO's `HTTPRequestEncoder`: TRACE has no body; POST, PUT and PATCH without a length are
+    /// chunked in HTTP/1.1; other methods are chunked only if the caller said so.
+    package static func requestFraming(_ head: HTTPRequestHead) -> Framing {
+        switch head.method {
+        case .TRACE:
+            return .dropLengthAndCoding
+        case .POST, .PUT, .PATCH:
+            if Self.hasField(head.headers, "content-length") { return .dropCoding }
+            return head.version.major == 1 && head.version.minor >= 1 ? .chunked : .keep(chunked: false)
+        default:
+            if Self.hasField(head.headers, "content-length") { return .dropCoding }
+            let chunked = head.version.major == 1 && head.version.minor >= 1 && head.headers.first(name: "transfer-encoding") == "chunked"
+            return .keep(chunked: chunked)
+        }
+    }
+
+    /// NIO's `HTTPResponseEncoder`: no body for 1xx, 204, 304 or an answer to CONNECT; otherwise
+    /// a body without a length is chunked in HTTP/1.1.
+    package static func responseFraming(_ head: HTTPResponseHead, answeringCONNECT: Bool) -> Framing {
+        let code = head.status.code
+        if answeringCONNECT || code < 200 || code == 204 || code == 304 { return .dropLengthAndCoding }
+        if Self.hasField(head.headers, "content-length") { return .dropCoding }
+        return head.version.major == 1 && head.version.minor >= 1 ? .chunked : .keep(chunked: false)
+    }
+
+    private static func hasField(_ fields: HTTPHeaders, _ lowercaseName: StaticString) -> Bool {
+        let count = lowercaseName.utf8CodeUnitCount
+        for (name, _) in fields where name.utf8.count == count && ASCII.equals(name, lowercaseName) { return true }
+        return false
+    }
+
+    // MARK: Writing
+
+    /// Gathers a request head.
+    package mutating func requestHead(_ head: HTTPRequestHead, framing: Framing) {
+        self.begin(framing: framing, suppressBody: false)
+        self.out.writeString(head.method.rawValue)
+        self.out.writeInteger(UInt8(ascii: " "))
+        self.out.writeString(head.uri)
+        self.out.writeInteger(UInt8(ascii: " "))
+        Self.writeVersion(head.version, to: &self.out)
+        self.out.writeStaticString("\r\n")
+        self.fields(head.headers, framing: framing)
+    }
+
+    /// Gathers a response head; `suppressBody` for an answer to HEAD or CONNECT.
+    package mutating func responseHead(_ head: HTTPResponseHead, framing: Framing, suppressBody: Bool) {
+        self.begin(framing: framing, suppressBody: suppressBody)
+        Self.writeVersion(head.version, to: &self.out)
+        if head.status == .ok {
+            self.out.writeStaticString(" 200 OK\r\n")
+        } else {
+            let code = head.status.code
+            self.out.writeInteger(UInt8(ascii: " "))
+            if code >= 100 && code <= 999 {
+                self.out.writeInteger(UInt8(truncatingIfNeeded: 0x30 + code / 100))
+                self.out.writeInteger(UInt8(truncatingIfNeeded: 0x30 + code / 10 % 10))
+                self.out.writeInteger(UInt8(truncatingIfNeeded: 0x30 + code % 10))
+            } else {
+                self.out.writeString(String(code))
+            }
+            self.out.writeInteger(UInt8(ascii: " "))
+            self.out.writeString(head.status.reasonPhrase)
+            self.out.writeStaticString("\r\n")
+        }
+        self.fields(head.headers, framing: framing)
+    }
+
+    private mutating func begin(framing: Framing, suppressBody: Bool) {
+        switch framing {
+        case .chunked, .keep(chunked: true): self.chunked = !suppressBody
+        case .keep(chunked: false), .dropCoding, .dropLengthAndCoding: self.chunked = false
+        }
+        self.suppressesBody = suppressBody
+        self.startGathering()
+    }
+
+    private mutating func fields(_ fields: HTTPHeaders, framing: Framing) {
+        let dropCoding = framing == .dropCoding || framing == .chunked || framing == .dropLengthAndCoding
+        let dropLength = framing == .dropLengthAndCoding
+        // One reservation for the whole section, so the writes below do not each check capacity
+        // against a growing buffer.
+        var size = 32
+        for (name, value) in fields { size += name.utf8.count + value.utf8.count + 4 }
+        self.out.reserveCapacity(minimumWritableBytes: size)
+        for (name, value) in fields {
+            let count = name.utf8.count
+            if dropCoding && count == 17 && ASCII.equals(name, "transfer-encoding") { continue }
+            if dropLength && count == 14 && ASCII.equals(name, "content-length") { continue }
+            self.out.writeString(name)
+            self.out.writeStaticString(": ")
+            self.out.writeString(value)
+            self.out.writeStaticString("\r\n")
+        }
+        if framing == .chunked { self.out.writeStaticString("transfer-encoding: chunked\r\n") }
+        self.out.writeStaticString("\r\n")
+    }
+
+    private static func writeVersion(_ version: HTTPVersion, to out: inout ByteBuffer) {
+        if version.major == 1 && version.minor == 1 {
+            out.writeStaticString("HTTP/1.1")
+        } else if version.major == 1 && version.minor == 0 {
+            out.writeStaticString("HTTP/1.0")
+        } else {
+            out.writeString("HTTP/\(version.major).\(version.minor)")
+        }
+    }
+
+    /// A body part: gathered when small, else written (after what is gathered). A promise is
+    /// completed in order with the message's other writes.
+    package mutating func body(_ part: IOData, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        if self.suppressesBody {
+            promise?.fail(NIOHTTPResponseEncoderError.responseBodyNotAllowed)
+            return
+        }
+        let count = part.readableBytes
+        if count == 0 {
+            // An empty part must not end a chunked body; its promise still completes in order.
+            if let promise { self.writeOut(NIOAny(part), context: context, promise: promise) }
+            return
+        }
+        if case .byteBuffer(var buffer) = part, count <= Self.gatherLimit, promise == nil {
+            self.startGathering()
+            if self.chunked { Self.writeChunkSize(count, to: &self.out) }
+            self.out.writeBuffer(&buffer)
+            if self.chunked { self.out.writeStaticString("\r\n") }
+            return
+        }
+        if self.chunked {
+            self.startGathering()
+            Self.writeChunkSize(count, to: &self.out)
+        }
+        self.writeOut(NIOAny(part), context: context, promise: promise)
+        if self.chunked {
+            self.startGathering()
+            self.out.writeStaticString("\r\n")
+        }
+    }
+
+    /// The message's end (the last chunk and trailers when chunked); everything gathered is
+    /// written with `promise`.
+    package mutating func end(_ trailers: HTTPHeaders?, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        if self.chunked {
+            self.startGathering()
+            if let trailers {
+                self.out.writeStaticString("0\r\n")
+                self.fields(trailers, framing: .keep(chunked: false))
+            } else {
+                self.out.writeStaticString("0\r\n\r\n")
+            }
+        }
+        self.chunked = false
+        self.suppressesBody = false
+        if self.gathering {
+            self.writeGathered(context: context, promise: promise)
+        } else if let promise {
+            // Nothing to write, but the promise must complete in order with earlier writes.
+            context.write(NIOAny(ByteBuffer()), promise: promise)
+        }
+    }
+
+    /// Writes what is gathered (before a flush, or when a promise asks for the head).
+    package mutating func writeGathered(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        guard self.gathering else {
+            if let promise { context.write(NIOAny(ByteBuffer()), promise: promise) }
+            return
+        }
+        self.gathering = false
+        context.write(NIOAny(self.out), promise: promise)
+    }
+
+    package var hasGathered: Bool { self.gathering }
+
+    private mutating func writeOut(_ data: NIOAny, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        if self.gathering { self.writeGathered(context: context, promise: nil) }
+        context.write(data, promise: promise)
+    }
+
+    private mutating func startGathering() {
+        guard !self.gathering else { return }
+        self.gathering = true
+        if self.out.capacity > 65536 {
+            self.out = ByteBuffer()  // a large gathered message is not kept for the connection's life
+        } else {
+            self.out.clear()  // new storage only while an earlier write still holds the old
+        }
+    }
+
+    private static func writeChunkSize(_ count: Int, to out: inout ByteBuffer) {
+        var shift = (Int.bitWidth - count.leadingZeroBitCount + 3) / 4 * 4
+        if shift == 0 { shift = 4 }
+        while shift > 0 {
+            shift -= 4
+            let digit = UInt8(truncatingIfNeeded: (count >> shift) & 0xF)
+            out.writeInteger(digit < 10 ? 0x30 + digit : 0x61 + digit - 10)
+        }
+        out.writeStaticString("\r\n")
+    }
+}

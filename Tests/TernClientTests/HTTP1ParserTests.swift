@@ -1,0 +1,397 @@
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import XCTest
+
+@testable import TernClient
+
+private struct SplitMix {
+    var state: UInt64
+    init(seed: UInt64) { self.state = seed }
+    mutating func next() -> UInt64 {
+        self.state &+= 0x9E37_79B9_7F4A_7C15
+        var z = self.state
+        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
+        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
+        return z ^ (z >> 31)
+    }
+}
+
+/// `HTTP1Parser` and `HTTP1Writer` without IO: bytes in, events out (and parts in, bytes out).
+final class HTTP1ParserTests: XCTestCase {
+    private func requestParser(maxHeadBytes: Int = 8192, maxFieldCount: Int = 100) -> HTTP1Parser {
+        HTTP1Parser(kind: .request, maxHeadBytes: maxHeadBytes, maxFieldCount: maxFieldCount)
+    }
+
+    private func responseParser(answeringHEAD: Bool = false) -> HTTP1Parser {
+        var parser = HTTP1Parser(kind: .response, maxHeadBytes: 8192, maxFieldCount: 100)
+        parser.answeringHEAD = answeringHEAD
+        return parser
+    }
+
+    /// Feeds `chunks` one after another as reads, as a codec does; returns the events (body parts
+    /// joined into one) and the error, if any.
+    private func parse(_ parser: inout HTTP1Parser, _ chunks: [String], finish: Bool = false) -> (events: [Simple], error: HTTPParserError?) {
+        var input = HTTP1Input(parser)
+        var events: [Simple] = []
+        defer { parser = input.parser }
+        do {
+            for chunk in chunks {
+                input.append(ByteBuffer(string: chunk))
+                while !input.parser.hasStopped, let event = try input.next() { events.append(Simple(event)) }
+            }
+            if finish, let event = try input.parser.finish() { events.append(Simple(event)) }
+        } catch {
+            return (Simple.joined(events), error)
+        }
+        return (Simple.joined(events), nil)
+    }
+
+    /// Events as plain values, body parts as text.
+    enum Simple: Equatable {
+        case request(String, String, String, [String])
+        case response(UInt, String, [String])
+        case body(String)
+        case end([String]?)
+
+        init(_ event: HTTP1Parser.Event) {
+            switch event {
+            case .requestHead(let head):
+                self = .request(head.method.rawValue, head.uri, "\(head.version)", head.headers.map { "\($0.name)=\($0.value)" })
+            case .responseHead(let head):
+                self = .response(head.status.code, head.status.reasonPhrase, head.headers.map { "\($0.name)=\($0.value)" })
+            case .body(let buffer):
+                self = .body(String(buffer: buffer))
+            case .end(let trailers):
+                self = .end(trailers.map { $0.map { "\($0.name)=\($0.value)" } })
+            }
+        }
+
+        static func joined(_ events: [Simple]) -> [Simple] {
+            var result: [Simple] = []
+            for event in events {
+                if case .body(let more) = event, case .body(let text)? = result.last {
+                    result[result.count - 1] = .body(text + more)
+                } else {
+                    result.append(event)
+                }
+            }
+            return result
+        }
+    }
+
+    // MARK: Requests
+
+    func testRequestHeadFieldsAndEnd() {
+        var parser = self.requestParser()
+        let (events, error) = self.parse(&parser, ["GET /a?b=c HTTP/1.1\r\nHost: x\r\nX-Tab:\t a\tb \r\nEmpty:\r\n\r\n"])
+        XCTAssertNil(error)
+        XCTAssertEqual(events, [.request("GET", "/a?b=c", "HTTP/1.1", ["Host=x", "X-Tab=a\tb", "Empty="]), .end(nil)])
+    }
+
+    func testEveryPrefixSplitGivesTheSameEvents() {
+        let text = "\r\nPOST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhello"
+            + "PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;ext=1\r\nhello\r\n1A\r\nabcdefghijklmnopqrstuvwxyz\r\n0\r\nT: v\r\n\r\n"
+            + "GET /last HTTP/1.0\r\n\r\n"
+        let expected: [Simple] = [
+            .request("POST", "/u", "HTTP/1.1", ["Host=x", "Content-Length=5"]), .body("hello"), .end(nil),
+            .request("PUT", "/c", "HTTP/1.1", ["Host=x", "Transfer-Encoding=chunked"]), .body("helloabcdefghijklmnopqrstuvwxyz"),
+            .end(["T=v"]),
+            .request("GET", "/last", "HTTP/1.0", []), .end(nil),
+        ]
+        var whole = self.requestParser()
+        XCTAssertEqual(self.parse(&whole, [text]).events, expected)
+        // Byte by byte, and cut at every point into two reads.
+        var bytewise = self.requestParser()
+        XCTAssertEqual(self.parse(&bytewise, text.map { String($0) }).events, expected)
+        let bytes = Array(text.utf8)
+        for cut in 1..<bytes.count {
+            var parser = self.requestParser()
+            let chunks = [String(decoding: bytes[..<cut], as: UTF8.self), String(decoding: bytes[cut...], as: UTF8.self)]
+            let (events, error) = self.parse(&parser, chunks)
+            XCTAssertNil(error, "cut at \(cut)")
+            XCTAssertEqual(events, expected, "cut at \(cut)")
+        }
+    }
+
+    func testMethodsAndTheirNames() {
+        for method in ["GET", "HEAD", "POST", "PUT", "DELETE", "OPTIONS", "PATCH", "CONNECT", "TRACE", "PROPFIND", "MKCOL"] {
+            var parser = self.requestParser()
+            let (events, _) = self.parse(&parser, ["\(method) /p HTTP/1.1\r\nHost: x\r\n\r\n"])
+            guard case .request(let name, _, _, _)? = events.first else { return XCTFail(method) }
+            XCTAssertEqual(name, method)
+        }
+    }
+
+    func testMalformedRequestsAreErrors() {
+        let cases: [(String, String)] = [
+            ("bare LF", "GET / HTTP/1.1\nHost: x\n\n"),
+            ("bare LF in fields", "GET / HTTP/1.1\r\nHost: x\n\r\n"),
+            ("bare CR", "GET / HTTP/1.1\r\nX: a\rb\r\n\r\n"),
+            ("obs-fold", "GET / HTTP/1.1\r\nX: a\r\n b\r\n\r\n"),
+            ("space before colon", "GET / HTTP/1.1\r\nX : a\r\n\r\n"),
+            ("no colon", "GET / HTTP/1.1\r\nX a\r\n\r\n"),
+            ("empty name", "GET / HTTP/1.1\r\n: a\r\n\r\n"),
+            ("NUL in a value", "GET / HTTP/1.1\r\nX: a\u{0}b\r\n\r\n"),
+            ("DEL in a value", "GET / HTTP/1.1\r\nX: a\u{7f}\r\n\r\n"),
+            ("NUL in the target", "GET /a\u{0} HTTP/1.1\r\n\r\n"),
+            ("two spaces", "GET  / HTTP/1.1\r\n\r\n"),
+            ("no target", "GET HTTP/1.1\r\n\r\n"),
+            ("HTTP/2.0", "GET / HTTP/2.0\r\n\r\n"),
+            ("HTTP/1.1x", "GET / HTTP/1.1x\r\n\r\n"),
+            ("lowercase http", "GET / http/1.1\r\n\r\n"),
+            ("bad method", "G(T / HTTP/1.1\r\n\r\n"),
+            ("unknown method", "GETGET / HTTP/1.1\r\n\r\n"),
+            ("lowercase method", "get / HTTP/1.1\r\n\r\n"),
+            ("non-ASCII in the target", "GET /\u{e9} HTTP/1.1\r\n\r\n"),
+            ("HTTP/1.2", "GET / HTTP/1.2\r\n\r\n"),
+            ("chunk size not hex", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\n"),
+            ("chunk size 17 digits", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n1ffffffffffffffff\r\n"),
+            ("chunk size negative", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n-5\r\n"),
+            ("chunk data too long", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nhello\r\n"),
+            ("chunk line bare LF", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5\nhello\r\n"),
+            ("chunk extension control byte", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5;a\u{1}=b\r\nhello\r\n"),
+            ("chunk size trailing space", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n5 \r\nhello\r\n"),
+            ("bad trailer", "POST / HTTP/1.1\r\nTransfer-Encoding: chunked\r\n\r\n0\r\nT : v\r\n\r\n"),
+        ]
+        for (name, text) in cases {
+            var parser = self.requestParser()
+            let (_, error) = self.parse(&parser, [text])
+            XCTAssertNotNil(error, name)
+            XCTAssertNotEqual(error, .headerOverflow, name)
+            XCTAssertTrue(parser.hasStopped, "\(name): nothing is parsed after an error")
+        }
+    }
+
+    func testHeadLimitsAreHeaderOverflow() {
+        var long = self.requestParser(maxHeadBytes: 100)
+        XCTAssertEqual(self.parse(&long, ["GET / HTTP/1.1\r\nX: \(String(repeating: "a", count: 200))\r\n\r\n"]).error, .headerOverflow)
+        // Also while the line is still coming: the parser does not wait for its end to refuse it.
+        var coming = self.requestParser(maxHeadBytes: 100)
+        XCTAssertEqual(self.parse(&coming, ["GET / HTTP/1.1\r\nX: \(String(repeating: "a", count: 200))"]).error, .headerOverflow)
+        var many = self.requestParser(maxFieldCount: 3)
+        XCTAssertEqual(self.parse(&many, ["GET / HTTP/1.1\r\nA: 1\r\nB: 2\r\nC: 3\r\nD: 4\r\n\r\n"]).error, .headerOverflow)
+        var empties = self.requestParser(maxHeadBytes: 100)
+        XCTAssertEqual(self.parse(&empties, [String(repeating: "\r\n", count: 60)]).error, .headerOverflow)
+    }
+
+    func testUnknowableFramingStopsAfterTheHead() {
+        // RequestRules refuses these heads; the parser hands the head on and reads nothing more.
+        for fields in [
+            "Content-Length: 5\r\nTransfer-Encoding: chunked", "Content-Length: 5\r\nContent-Length: 6", "Content-Length: 5, 6",
+            "Content-Length: +5", "Transfer-Encoding: gzip", "Transfer-Encoding: gzip, chunked",
+            "Transfer-Encoding: chunked\r\nTransfer-Encoding: chunked",
+        ] {
+            var parser = self.requestParser()
+            let (events, error) = self.parse(&parser, ["POST / HTTP/1.1\r\nHost: x\r\n\(fields)\r\n\r\n0\r\n\r\nGET /smuggled HTTP/1.1\r\n\r\n"])
+            XCTAssertNil(error, fields)
+            XCTAssertEqual(events.count, 1, "\(fields): \(events)")
+            XCTAssertTrue(parser.hasStopped, fields)
+        }
+        var http10 = self.requestParser()
+        XCTAssertEqual(self.parse(&http10, ["POST / HTTP/1.0\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n"]).events.count, 1)
+        XCTAssertTrue(http10.hasStopped)
+        // Equal lengths are one length.
+        var equal = self.requestParser()
+        let (events, _) = self.parse(&equal, ["POST / HTTP/1.1\r\nContent-Length: 2, 2\r\nContent-Length: 2\r\n\r\nok"])
+        XCTAssertEqual(events.dropFirst(), [.body("ok"), .end(nil)])
+    }
+
+    func testParsingStopsAfterAnUpgradeRequestOrCONNECT() {
+        var upgrade = self.requestParser()
+        let (events, _) = self.parse(
+            &upgrade, ["GET /ws HTTP/1.1\r\nHost: x\r\nConnection: keep-alive, Upgrade\r\nUpgrade: websocket\r\n\r\n\u{81}\u{5}frame"])
+        XCTAssertEqual(events.count, 2)
+        XCTAssertEqual(events.last, .end(nil))
+        XCTAssertTrue(upgrade.hasStopped)
+        var connect = self.requestParser()
+        XCTAssertEqual(self.parse(&connect, ["CONNECT x:443 HTTP/1.1\r\nHost: x:443\r\n\r\nbytes"]).events.count, 2)
+        XCTAssertTrue(connect.hasStopped)
+        // `Upgrade` without `Connection: upgrade` is an ordinary request.
+        var plain = self.requestParser()
+        XCTAssertEqual(self.parse(&plain, ["GET / HTTP/1.1\r\nUpgrade: websocket\r\n\r\nGET / HTTP/1.1\r\n\r\n"]).events.count, 4)
+    }
+
+    /// Seeded random mutations of well-formed messages: the parser must not trap, and wherever the
+    /// bytes are cut into reads, it must give the same events and the same error as when they
+    /// come whole.
+    func testRandomInputsGiveTheSameEventsWhereverTheyAreCut() {
+        let corpus = [
+            "POST /u HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\n\r\nhelloGET / HTTP/1.0\r\n\r\n",
+            "PUT /c HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;e=1\r\nhello\r\n0\r\nT: v\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nHTTP/1.0 200 OK\r\n\r\nrest",
+        ]
+        var random = SplitMix(seed: 0x4854_5450)
+        for index in 0..<3000 {
+            let source = corpus[index % corpus.count]
+            let kind: HTTP1Parser.Kind = source.hasPrefix("HTTP/") ? .response : .request
+            var bytes = Array(source.utf8)
+            for _ in 0..<Int(random.next() % 4) {
+                let position = Int(random.next() % UInt64(bytes.count))
+                switch random.next() % 3 {
+                case 0: bytes[position] = [0x0D, 0x0A, 0x00, 0x20, 0x3A, 0x3B, 0x30, 0x66, 0x7F, 0xC3][Int(random.next() % 10)]
+                case 1: bytes.remove(at: position)
+                default: bytes.insert(UInt8(truncatingIfNeeded: random.next()), at: position)
+                }
+                if bytes.isEmpty { bytes = [0x0D] }
+            }
+            let whole = self.events(kind, [bytes])
+            let first = Int(random.next() % UInt64(bytes.count + 1))
+            let second = first + Int(random.next() % UInt64(bytes.count - first + 1))
+            let cut = self.events(kind, [Array(bytes[..<first]), Array(bytes[first..<second]), Array(bytes[second...])])
+            XCTAssertEqual(cut.events, whole.events, "input \(index) cut at \(first), \(second): \(String(decoding: bytes, as: UTF8.self).debugDescription)")
+            XCTAssertEqual(cut.error, whole.error, "input \(index)")
+        }
+    }
+
+    private func events(_ kind: HTTP1Parser.Kind, _ reads: [[UInt8]]) -> (events: [Simple], error: HTTPParserError?) {
+        var input = HTTP1Input(HTTP1Parser(kind: kind, maxHeadBytes: 200, maxFieldCount: 10))
+        var events: [Simple] = []
+        do {
+            for read in reads {
+                input.append(ByteBuffer(bytes: read))
+                while !input.parser.hasStopped, let event = try input.next() { events.append(Simple(event)) }
+            }
+            if let event = try input.parser.finish() { events.append(Simple(event)) }
+        } catch {
+            return (Simple.joined(events), error)
+        }
+        return (Simple.joined(events), nil)
+    }
+
+    // MARK: Responses
+
+    func testResponseFraming() {
+        var parser = self.responseParser()
+        let (events, error) = self.parse(
+            &parser,
+            [
+                "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok",
+                "HTTP/1.1 204 No Content\r\nContent-Length: 9\r\n\r\n",
+                "HTTP/1.1 404\r\nTransfer-Encoding: gzip, chunked\r\n\r\n2\r\nno\r\n0\r\n\r\n",
+                "HTTP/1.1 599 Odd Reason\r\nContent-Length: 0\r\n\r\n",
+            ])
+        XCTAssertNil(error)
+        XCTAssertEqual(
+            events,
+            [
+                .response(200, "OK", ["Content-Length=2"]), .body("ok"), .end(nil),
+                .response(204, "No Content", ["Content-Length=9"]), .end(nil),
+                .response(404, "Not Found", ["Transfer-Encoding=gzip, chunked"]), .body("no"), .end(nil),
+                .response(599, "Odd Reason", ["Content-Length=0"]), .end(nil),
+            ])
+    }
+
+    func testResponseToHEADHasNoBody() {
+        var parser = self.responseParser(answeringHEAD: true)
+        let (events, _) = self.parse(&parser, ["HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"])
+        XCTAssertEqual(events, [.response(200, "OK", ["Content-Length=1000"]), .end(nil)])
+    }
+
+    func testResponseBodyWithoutFramingEndsWithTheConnection() {
+        var parser = self.responseParser()
+        let (events, error) = self.parse(&parser, ["HTTP/1.0 200 OK\r\n\r\nall of ", "this"], finish: true)
+        XCTAssertNil(error)
+        XCTAssertEqual(events, [.response(200, "OK", []), .body("all of this"), .end(nil)])
+        // A transfer coding other than chunked, too.
+        var coded = self.responseParser()
+        XCTAssertEqual(self.parse(&coded, ["HTTP/1.1 200 OK\r\nTransfer-Encoding: gzip\r\n\r\nzz"], finish: true).events.last, .end(nil))
+    }
+
+    func testResponseCutShortIsInvalidEOFState() {
+        for text in ["HTTP/1.1 200 OK\r\nContent-Length: 10\r\n\r\nshort", "HTTP/1.1 200 OK\r\nContent-", "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n5\r\nab"] {
+            var parser = self.responseParser()
+            XCTAssertEqual(self.parse(&parser, [text], finish: true).error, .invalidEOFState, text)
+        }
+        var idle = self.responseParser()
+        let (events, error) = self.parse(&idle, ["HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n"], finish: true)
+        XCTAssertNil(error, "a connection that ends between messages cuts nothing short")
+        XCTAssertEqual(events.count, 2)
+    }
+
+    func testMalformedResponsesAreErrors() {
+        for text in [
+            "HTTP/1.1 20 OK\r\n\r\n", "HTTP/1.1 2000 OK\r\n\r\n", "HTTP/2 200 OK\r\n\r\n", "HTTP/1.1 200 OK\r\nContent-Length: 2\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "HTTP/1.1 200 OK\r\nContent-Length: x\r\n\r\n", "HTTP/1.1 200 OK\nContent-Length: 0\n\n", "ICY 200 OK\r\n\r\n",
+        ] {
+            var parser = self.responseParser()
+            XCTAssertNotNil(self.parse(&parser, [text]).error, text)
+        }
+    }
+
+    func testA101StopsParsingAndLeavesTheRest() {
+        var input = HTTP1Input(self.responseParser())
+        input.append(ByteBuffer(bytes: Array("HTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\n\r\n".utf8) + [0x81, 0x02, 0x68, 0x69]))
+        var events: [Simple] = []
+        while !input.parser.hasStopped, let event = try? input.next() { events.append(Simple(event)) }
+        XCTAssertEqual(events, [.response(101, "Switching Protocols", ["Upgrade=websocket"]), .end(nil)])
+        XCTAssertEqual(input.takeRest().map { Array($0.readableBytesView) }, [0x81, 0x02, 0x68, 0x69])
+    }
+
+    func testPendingMethodsKeepOrderPastSixtyFour() {
+        var pending = PendingMethods()
+        let methods: [HTTPMethod] = (0..<150).map { $0 % 7 == 0 ? .HEAD : $0 % 11 == 0 ? .CONNECT : .GET }
+        for method in methods { pending.append(method) }
+        for method in methods {
+            XCTAssertFalse(pending.isEmpty)
+            XCTAssertEqual(pending.firstIsHEAD, method == .HEAD)
+            XCTAssertEqual(pending.firstIsCONNECT, method == .CONNECT)
+            pending.removeFirst()
+        }
+        XCTAssertTrue(pending.isEmpty)
+    }
+
+    // MARK: Writing (through the client codec, on an embedded channel)
+
+    private func written(_ parts: [HTTPClientRequestPart]) throws -> String {
+        let channel = EmbeddedChannel(handler: HTTP1ClientCodec(maxHeadBytes: 8192))
+        for part in parts { try channel.writeOutbound(part) }
+        channel.flush()
+        var text = ""
+        while var buffer = try channel.readOutbound(as: ByteBuffer.self) { text += buffer.readString(length: buffer.readableBytes) ?? "" }
+        _ = try? channel.finish()
+        return text
+    }
+
+    func testRequestFramingFollowsNIOsEncoder() throws {
+        func head(_ method: HTTPMethod, _ fields: [(String, String)] = []) -> HTTPRequestHead {
+            HTTPRequestHead(version: .http1_1, method: method, uri: "/p", headers: HTTPHeaders(fields))
+        }
+        XCTAssertEqual(try self.written([.head(head(.GET, [("Host", "x")])), .end(nil)]), "GET /p HTTP/1.1\r\nHost: x\r\n\r\n")
+        // A POST without a length is chunked; parts are framed, the end is the last chunk.
+        XCTAssertEqual(
+            try self.written([.head(head(.POST)), .body(.byteBuffer(ByteBuffer(string: "hello"))), .body(.byteBuffer(ByteBuffer())), .end(nil)]),
+            "POST /p HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n5\r\nhello\r\n0\r\n\r\n")
+        // With a length: sent as it is, any Transfer-Encoding dropped.
+        XCTAssertEqual(
+            try self.written([.head(head(.PUT, [("Content-Length", "2"), ("Transfer-Encoding", "chunked")])), .body(.byteBuffer(ByteBuffer(string: "ok"))), .end(nil)]),
+            "PUT /p HTTP/1.1\r\nContent-Length: 2\r\n\r\nok")
+        // Trailers after a chunked body; a large part written apart from the gathered head.
+        let large = String(repeating: "z", count: HTTP1Writer.gatherLimit + 1)
+        XCTAssertEqual(
+            try self.written([.head(head(.POST)), .body(.byteBuffer(ByteBuffer(string: large))), .end(HTTPHeaders([("T", "v")]))]),
+            "POST /p HTTP/1.1\r\ntransfer-encoding: chunked\r\n\r\n\(String(large.utf8.count, radix: 16))\r\n\(large)\r\n0\r\nT: v\r\n\r\n")
+        // TRACE has no body: its framing fields go.
+        XCTAssertEqual(try self.written([.head(head(.TRACE, [("Content-Length", "0")])), .end(nil)]), "TRACE /p HTTP/1.1\r\n\r\n")
+    }
+
+    func testTheCodecsResponseParsingKnowsTheRequestWasHEAD() throws {
+        let channel = EmbeddedChannel(handler: HTTP1ClientCodec(maxHeadBytes: 8192))
+        try channel.writeOutbound(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .HEAD, uri: "/")))
+        try channel.writeOutbound(HTTPClientRequestPart.end(nil))
+        try channel.writeOutbound(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .GET, uri: "/")))
+        try channel.writeOutbound(HTTPClientRequestPart.end(nil))
+        try channel.writeInbound(ByteBuffer(string: "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nHTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabc"))
+        var parts: [String] = []
+        while let part = try channel.readInbound(as: HTTPClientResponsePart.self) {
+            switch part {
+            case .head(let head): parts.append("head \(head.status.code)")
+            case .body(let body): parts.append("body \(String(buffer: body))")
+            case .end: parts.append("end")
+            }
+        }
+        XCTAssertEqual(parts, ["head 200", "end", "head 200", "body abc", "end"])
+        _ = try? channel.finish()
+    }
+}
