@@ -20,6 +20,9 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     private let readTimeout: TimeAmount?
     private let decompresses: Bool
     private var context: ChannelHandlerContext?
+    /// The codec, when requests may go to it directly (no decompressor in between, which adds
+    /// `Accept-Encoding` to request heads).
+    private var codec: HTTP1ClientCodec?
 
     private var execution: RequestExecution?
     private var requestDone = false
@@ -51,10 +54,20 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
+        if !self.decompresses { self.codec = try? context.pipeline.syncOperations.handler(type: HTTP1ClientCodec.self) }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        self.codec = nil
+    }
+
+    private func write(_ part: HTTPClientRequestPart, context: ChannelHandlerContext) {
+        if let codec = self.codec {
+            codec.writeRequest(part, promise: nil)
+        } else {
+            context.write(self.wrapOutboundOut(part), promise: nil)
+        }
     }
 
     // MARK: Requests
@@ -72,19 +85,19 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         self.requestDone = false
         self.responseHead = nil
         self.responseHasNoBody = execution.head.method == .HEAD
-        self.requestKeepAlive = execution.head.isKeepAlive
+        self.requestKeepAlive = execution.head.keepsAlive
         self.readPaused = false
         self.lastActivity = .now()
-        context.write(self.wrapOutboundOut(.head(execution.head)), promise: nil)
+        self.write(.head(execution.head), context: context)
         switch execution.body {
         case .none:
-            context.write(self.wrapOutboundOut(.end(nil)), promise: nil)
+            self.write(.end(nil), context: context)
             self.requestDone = true
         case .bytes(let buffer):
             if buffer.readableBytes > 0 {
-                context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+                self.write(.body(.byteBuffer(buffer)), context: context)
             }
-            context.write(self.wrapOutboundOut(.end(nil)), promise: nil)
+            self.write(.end(nil), context: context)
             self.requestDone = true
         case .stream:
             break
@@ -113,7 +126,8 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context = self.context, !self.requestDone else { return true }
         // An upload in progress is activity: the server owes us nothing until it has the body.
         self.lastActivity = .now()
-        context.writeAndFlush(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        self.write(.body(.byteBuffer(buffer)), context: context)
+        context.flush()
         return context.channel.isWritable
     }
 
@@ -121,7 +135,8 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         guard let context = self.context, !self.requestDone else { return }
         self.requestDone = true
         self.lastActivity = .now()
-        context.writeAndFlush(self.wrapOutboundOut(.end(trailers)), promise: nil)
+        self.write(.end(trailers), context: context)
+        context.flush()
     }
 
     func pauseReading() {
@@ -193,7 +208,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func finishResponse(_ trailers: HTTPHeaders?, execution: RequestExecution) {
         self.execution = nil
-        let reusable = self.requestDone && self.requestKeepAlive && (self.responseHead?.isKeepAlive ?? false)
+        let reusable = self.requestDone && self.requestKeepAlive && (self.responseHead?.keepsAlive ?? false)
             && !self.closing
         if !reusable {
             // Also when the server answered before the request body was done (RFC 9112 §9.6).

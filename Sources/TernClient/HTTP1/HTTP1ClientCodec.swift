@@ -24,14 +24,39 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// Requests written whose responses have not come.
     private var pending = PendingMethods()
 
+    private var context: ChannelHandlerContext?
+
     init(maxHeadBytes: Int) {
         self.input = HTTP1Input(HTTP1Parser(kind: .response, maxHeadBytes: maxHeadBytes, maxFieldCount: Int(UInt16.max) - 1))
+    }
+
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
+    func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
     }
 
     // MARK: Requests
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch self.unwrapOutboundIn(data) {
+        self.write(self.unwrapOutboundIn(data), context: context, promise: promise)
+    }
+
+    /// A request part from the handler behind, handed over by a direct call rather than through
+    /// the pipeline: no `NIOAny` box, no dynamic cast to unwrap it, no hop. Only when no handler in
+    /// between has a say in requests (`HTTP1Connection` without decompression).
+    func writeRequest(_ part: HTTPClientRequestPart, promise: EventLoopPromise<Void>?) {
+        guard let context = self.context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        self.write(part, context: context, promise: promise)
+    }
+
+    private func write(_ part: HTTPClientRequestPart, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        switch part {
         case .head(let head):
             let first = self.pending.isEmpty
             self.pending.append(head.method)

@@ -82,8 +82,10 @@ package struct HTTP1Parser {
     private var method = HTTPMethod.GET
     private var uri = ""
     private var status = HTTPResponseStatus.ok
-    private var headers = HTTPHeaders()
-    private var trailers: HTTPHeaders?
+    /// The head's fields as they come: made into `HTTPHeaders` once, at the head's end (its
+    /// initializer takes the array as it is; `add` checks and scans each field again).
+    private var fields: [(String, String)] = []
+    private var trailers: [(String, String)] = []
     private var framing = Framing()
     /// The message under way was an upgrade request: parsing stops after it.
     private var stopsAfterMessage = false
@@ -136,8 +138,8 @@ package struct HTTP1Parser {
                 case .response: try self.parseStatusLine(buffer, length: length)
                 }
                 buffer.moveReaderIndex(forwardBy: length + 2)
-                self.headers = HTTPHeaders()
-                self.headers.reserveCapacity(16)
+                self.fields = []
+                self.fields.reserveCapacity(16)
                 self.framing = Framing()
                 self.state = .fields
             case .fields:
@@ -152,9 +154,8 @@ package struct HTTP1Parser {
                         continue  // an interim response, skipped
                     }
                 }
-                if self.headers.count >= self.maxFieldCount { try self.fail(.headerOverflow) }
-                let (name, value) = try self.parseField(buffer, length: length, trailer: false)
-                self.headers.add(name: name, value: value)
+                if self.fields.count >= self.maxFieldCount { try self.fail(.headerOverflow) }
+                self.fields.append(try self.parseField(buffer, length: length, trailer: false))
                 buffer.moveReaderIndex(forwardBy: length + 2)
             case .fixedBody(let remaining):
                 let count = min(remaining, buffer.readableBytes)
@@ -196,15 +197,12 @@ package struct HTTP1Parser {
                     self.state = .ending
                     continue
                 }
-                var trailers = self.trailers ?? HTTPHeaders()
-                if trailers.count >= self.maxFieldCount { try self.fail(.headerOverflow) }
-                let (name, value) = try self.parseField(buffer, length: length, trailer: true)
-                trailers.add(name: name, value: value)
-                self.trailers = trailers
+                if self.trailers.count >= self.maxFieldCount { try self.fail(.headerOverflow) }
+                self.trailers.append(try self.parseField(buffer, length: length, trailer: true))
                 buffer.moveReaderIndex(forwardBy: length + 2)
             case .ending:
-                let trailers = self.trailers
-                self.trailers = nil
+                let trailers = self.trailers.isEmpty ? nil : HTTPHeaders(self.trailers)
+                self.trailers = []
                 self.headBytes = 0
                 self.state = self.stopsAfterMessage ? .stopped : .startLine
                 return .end(trailers)
@@ -404,8 +402,8 @@ package struct HTTP1Parser {
     /// for its body.
     private mutating func responseHeadComplete() throws(HTTPParserError) -> Event? {
         let code = self.status.code
-        let headers = self.headers
-        self.headers = HTTPHeaders()
+        let headers = HTTPHeaders(self.fields)
+        self.fields = []
         self.headBytes = 0
         if code < 200 && code != 101 {
             self.state = .startLine
@@ -432,8 +430,8 @@ package struct HTTP1Parser {
 
     /// A request head is whole: hand it on, and set up for its body.
     private mutating func requestHeadComplete() -> Event {
-        let head = HTTPRequestHead(version: self.version, method: self.method, uri: self.uri, headers: self.headers)
-        self.headers = HTTPHeaders()
+        let head = HTTPRequestHead(version: self.version, method: self.method, uri: self.uri, headers: HTTPHeaders(self.fields))
+        self.fields = []
         self.uri = ""
         self.headBytes = 0
         let framing = self.framing

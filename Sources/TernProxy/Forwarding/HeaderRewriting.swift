@@ -53,22 +53,11 @@ enum HeaderRewriting {
 
     /// Whether a `Connection` value's tokens are all `close` or `keep-alive` (or empty).
     static func namesOnlyStandardTokens(_ value: String) -> Bool {
-        ASCII.withBytes(value) { bytes in
-            var start = 0
-            while start < bytes.count {
-                var end = start
-                while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
-                var low = start, high = end
-                while low < high && (bytes[low] == UInt8(ascii: " ") || bytes[low] == UInt8(ascii: "\t")) { low += 1 }
-                while high > low && (bytes[high - 1] == UInt8(ascii: " ") || bytes[high - 1] == UInt8(ascii: "\t")) { high -= 1 }
-                if high > low {
-                    let token = UnsafeBufferPointer(rebasing: bytes[low..<high])
-                    if !ASCII.equals(token, "close") && !ASCII.equals(token, "keep-alive") { return false }
-                }
-                start = end + 1
-            }
-            return true
+        var standard = true
+        HTTP1Fields.forEachToken(value) { token in
+            if !ASCII.equals(token, "close") && !ASCII.equals(token, "keep-alive") { standard = false }
         }
+        return standard
     }
 
     private static func isStandardConnectionToken(_ token: Substring) -> Bool {

@@ -264,7 +264,7 @@ extension ProxyHandler {
                 self.writeStoredHead(status, headers, version: request.version, context: context)
                 Self.forEachSlice(of: chunks, in: range) { slice in
                     self.bytesSent += slice.readableBytes
-                    context.write(self.wrapOutboundOut(.body(.byteBuffer(slice))), promise: nil)
+                    self.write(.body(.byteBuffer(slice)), context: context)
                 }
                 self.endStoredResponse(context: context)
                 return
@@ -321,7 +321,7 @@ extension ProxyHandler {
                 serving.next += 1
                 Self.forEachSlice(of: [chunk], in: serving.range.map { ($0.start - start, $0.end - start) }) { slice in
                     self.bytesSent += slice.readableBytes
-                    context.write(self.wrapOutboundOut(.body(.byteBuffer(slice))), promise: nil)
+                    self.write(.body(.byteBuffer(slice)), context: context)
                 }
                 let done = serving.next >= serving.stored.chunkCount || serving.range.map { serving.offset > $0.end } == true
                 if done {
@@ -368,7 +368,7 @@ extension ProxyHandler {
     private func writeStoredHead(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, version: HTTPVersion, context: ChannelHandlerContext) {
         self.responseStatus = status.code
         self.responseHeadSent = true
-        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: version, status: status, headers: headers))), promise: nil)
+        self.write(.head(HTTPResponseHead(version: version, status: status, headers: headers)), context: context)
     }
 
     private func endStoredResponse(context: ChannelHandlerContext) {

@@ -23,10 +23,10 @@ extension ProxyHandler {
         }
         self.responseStatus = status.code
         self.responseHeadSent = true
-        context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
+        self.write(.head(HTTPResponseHead(version: request.version, status: status, headers: headers)), context: context)
         if request.method != .HEAD {
             self.bytesSent = body.readableBytes
-            context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil)
+            self.write(.body(.byteBuffer(body)), context: context)
         }
         self.writeEnd(context: context)
         if self.requestEnded || !self.keepAlive {

@@ -57,6 +57,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     }
     /// The listener's guard in front of this handler (nil in pipelines without one).
     var requestGuard: RequestGuard?
+    /// The codec in front: response parts are handed to it directly (`write(_:)`).
+    var codec: HTTP1ServerCodec?
     var responseStatus: UInt = 0
     var bytesSent = 0
     var keepAlive = true
@@ -94,6 +96,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.requestGuard = try? context.pipeline.syncOperations.handler(type: RequestGuard.self)
+        self.codec = try? context.pipeline.syncOperations.handler(type: HTTP1ServerCodec.self)
         if let address = context.channel.remoteAddress?.ipAddress { self.clientAddress = address }
         else if context.channel.remoteAddress != nil || context.channel.localAddress?.protocol == .unix { self.clientAddress = "unix" }
     }
@@ -101,6 +104,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
         self.requestGuard = nil
+        self.codec = nil
     }
 
     // MARK: The request
@@ -142,7 +146,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         self.runtime = runtime
         self.requestHead = head
         // `keepalive-timeout 0`: every connection serves one exchange.
-        self.keepAlive = head.isKeepAlive && runtime.configuration.limits.keepAliveTimeout > .zero
+        self.keepAlive = head.keepsAlive && runtime.configuration.limits.keepAliveTimeout > .zero
         self.startTime = .now()
 
         let host = Substring.hostWithoutPort(head.headers.first(name: "host") ?? "")
@@ -296,14 +300,14 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         }
         self.responseStatus = head.status.code
         self.responseHeadSent = true
-        context.write(self.wrapOutboundOut(.head(head)), promise: nil)
+        self.write(.head(head), context: context)
     }
 
     func responseBodyPart(_ buffer: ByteBuffer, execution: RequestExecution) {
         guard !self.closed, let context = self.context, self.cacheAnswer == nil else { return }
         if let writer = self.cacheWriter, !writer.append(buffer) { self.cacheWriter = nil }
         self.bytesSent += buffer.readableBytes
-        context.write(self.wrapOutboundOut(.body(.byteBuffer(buffer))), promise: nil)
+        self.write(.body(.byteBuffer(buffer)), context: context)
         if !context.channel.isWritable {
             self.responsePaused = true
             execution.pauseResponseBody()
@@ -524,19 +528,28 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         self.context?.close(promise: nil)
     }
 
+    /// Writes a response part: straight to the codec in front when there is one.
+    func write(_ part: HTTPServerResponsePart, context: ChannelHandlerContext, promise: EventLoopPromise<Void>? = nil) {
+        if let codec = self.codec {
+            codec.writeResponse(part, promise: promise)
+        } else {
+            context.write(self.wrapOutboundOut(part), promise: promise)
+        }
+    }
+
     /// Ends the response; when the connection must not be reused, closes it once the end is written.
     func writeEnd(context: ChannelHandlerContext) {
         let limit = self.runtime?.configuration.limits.maxRequestsPerConnection ?? .max
         // The guard hears of the end before the flush, so a refusal it holds goes out right behind.
         guard !self.keepAlive || self.quiescing || self.requestsServed + 1 >= limit else {
-            context.write(self.wrapOutboundOut(.end(nil)), promise: nil)
+            self.write(.end(nil), context: context)
             self.requestGuard?.responseEnded()
             context.flush()
             return
         }
         self.keepAlive = false
         let written = context.eventLoop.makePromise(of: Void.self)
-        context.write(self.wrapOutboundOut(.end(nil)), promise: written)
+        self.write(.end(nil), context: context, promise: written)
         self.requestGuard?.responseEnded()
         context.flush()
         written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }

@@ -28,11 +28,18 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// The requests whose responses have not begun (those to HEAD and CONNECT have no body).
     private var pending = PendingMethods()
 
+    private var context: ChannelHandlerContext?
+
     init(maxHeadBytes: Int, maxFieldCount: Int) {
         self.input = HTTP1Input(HTTP1Parser(kind: .request, maxHeadBytes: maxHeadBytes, maxFieldCount: maxFieldCount))
     }
 
+    func handlerAdded(context: ChannelHandlerContext) {
+        self.context = context
+    }
+
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.context = nil
         // A protocol switch takes the codec out: bytes sent before the 101 are dropped, as the
         // client must wait for it (RFC 6455 §4.1).
         _ = self.input.takeRest()
@@ -81,7 +88,22 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Responses
 
     func write(context: ChannelHandlerContext, data: NIOAny, promise: EventLoopPromise<Void>?) {
-        switch self.unwrapOutboundIn(data) {
+        self.write(self.unwrapOutboundIn(data), context: context, promise: promise)
+    }
+
+    /// A response part from the handler behind, handed over by a direct call rather than through
+    /// the pipeline: no `NIOAny` box, no dynamic cast to unwrap it, no hop (`ProxyHandler` does
+    /// this; the others write through the pipeline, and both end up here, in call order).
+    func writeResponse(_ part: HTTPServerResponsePart, promise: EventLoopPromise<Void>?) {
+        guard let context = self.context else {
+            promise?.fail(ChannelError.ioOnClosedChannel)
+            return
+        }
+        self.write(part, context: context, promise: promise)
+    }
+
+    private func write(_ part: HTTPServerResponsePart, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
+        switch part {
         case .head(let head):
             let code = head.status.code
             var bodiless = false

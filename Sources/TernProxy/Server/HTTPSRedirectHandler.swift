@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import TernClient
 
 /// On a `listen … { redirect-https PORT }` listener: every request gets a 308 to the same URL on HTTPS.
 final class HTTPSRedirectHandler: ChannelDuplexHandler {
@@ -43,7 +44,7 @@ final class HTTPSRedirectHandler: ChannelDuplexHandler {
         let host = Substring.hostWithoutPort(head.headers.first(name: "host") ?? "localhost")
         let location = "https://\(host)\(self.port == 443 ? "" : ":\(self.port)")\(head.uri)"
         var headers = HTTPHeaders([("Location", location), ("Content-Length", "0")])
-        if !head.isKeepAlive { headers.add(name: "Connection", value: "close") }
+        if !head.keepsAlive { headers.add(name: "Connection", value: "close") }
         context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .permanentRedirect, headers: headers))), promise: nil)
     }
 }
