@@ -6,11 +6,15 @@
 # request (utime+stime from /proc, before and after the run), plus the ratios tern/nginx.
 # Cases: 1 KiB keep-alive GETs, 1 MiB bodies, and 1 KiB over TLS (HTTPS termination).
 #
-# Usage: scripts/bench-proxy.sh [SECONDS]      (default 10 s per case and proxy)
+# Rounds: each case runs nginx then tern, ROUNDS times; every round's ratios are printed, then the
+# medians of the ratios (this machine is noisy: one round can move by a third).
+#
+# Usage: scripts/bench-proxy.sh [SECONDS] [ROUNDS]      (default 10 s per case and proxy, 3 rounds)
 # Needs nginx, wrk and openssl (apt-get install -y nginx-light wrk openssl). Loopback only.
 set -euo pipefail
 
 seconds="${1:-10}"
+rounds="${2:-3}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d /tmp/tern-bench-proxy.XXXXXX)"
 for tool in nginx wrk openssl taskset; do
@@ -108,17 +112,30 @@ taskset -c 1 "$tern" proxy --config "$work/tern.conf" --log-level warning & tern
 sleep 1
 nginx_worker=$(pgrep -P "$nginx_pid" | head -1)
 
-printf '\ntern proxy vs nginx %s — one worker each pinned to CPU 1; wrk -t1 -c64 on CPU 0 with the origin; %ss per run\n' \
-    "$(nginx -v 2>&1 | sed 's/.*\///')" "$seconds"
+printf '\ntern proxy vs nginx %s — one worker each pinned to CPU 1; wrk -t1 -c64 on CPU 0 with the origin; %ss per run, %s rounds\n' \
+    "$(nginx -v 2>&1 | sed 's/.*\///')" "$seconds" "$rounds"
 printf '%-18s %-6s %12s %10s %14s\n' case proxy "requests/s" "p99" "CPU µs/req"
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+summary=""
 for case in "1KiB:http:/1k" "1MiB:http:/1m" "1KiB-TLS:https:/1k"; do
     IFS=: read -r name scheme path <<<"$case"
     if [ "$scheme" = https ]; then n_url="https://127.0.0.1:$nginx_tls_port$path"; t_url="https://127.0.0.1:$tern_tls_port$path"
     else n_url="http://127.0.0.1:$nginx_port$path"; t_url="http://127.0.0.1:$tern_port$path"; fi
-    read -r n_rps n_p99 n_cpu n_err <<<"$(run "$nginx_worker" "$n_url")"
-    read -r t_rps t_p99 t_cpu t_err <<<"$(run "$tern_pid" "$t_url")"
-    printf '%-18s %-6s %12s %10s %14s %s\n' "$name" nginx "$n_rps" "$n_p99" "$n_cpu" "${n_err:-}"
-    printf '%-18s %-6s %12s %10s %14s %s\n' "$name" tern "$t_rps" "$t_p99" "$t_cpu" "${t_err:-}"
-    awk -v a="$t_rps" -v b="$n_rps" -v c="$t_cpu" -v d="$n_cpu" \
-        'BEGIN { printf "%-18s %-6s %11.2fx %10s %13.2fx\n", "", "ratio", a / b, "", c / d }'
+    rate_ratios=""; cpu_ratios=""; n_rates=""; t_rates=""; n_cpus=""; t_cpus=""
+    for round in $(seq "$rounds"); do
+        read -r n_rps n_p99 n_cpu n_err <<<"$(run "$nginx_worker" "$n_url")"
+        read -r t_rps t_p99 t_cpu t_err <<<"$(run "$tern_pid" "$t_url")"
+        printf '%-18s %-6s %12s %10s %14s %s\n' "$name" nginx "$n_rps" "$n_p99" "$n_cpu" "${n_err:-}"
+        printf '%-18s %-6s %12s %10s %14s %s\n' "$name" tern "$t_rps" "$t_p99" "$t_cpu" "${t_err:-}"
+        awk -v a="$t_rps" -v b="$n_rps" -v c="$t_cpu" -v d="$n_cpu" \
+            'BEGIN { printf "%-18s %-6s %11.2fx %10s %13.2fx\n", "", "ratio", a / b, "", c / d }'
+        rate_ratios+="$(awk -v a="$t_rps" -v b="$n_rps" 'BEGIN { print a / b }')"$'\n'
+        cpu_ratios+="$(awk -v c="$t_cpu" -v d="$n_cpu" 'BEGIN { print c / d }')"$'\n'
+        n_rates+="$n_rps"$'\n'; t_rates+="$t_rps"$'\n'; n_cpus+="$n_cpu"$'\n'; t_cpus+="$t_cpu"$'\n'
+    done
+    summary+="$(printf '%-10s nginx %9.0f req/s %7.1f µs   tern %9.0f req/s %7.1f µs   ratio %5.2fx req/s %5.2fx CPU' "$name" \
+        "$(printf '%s' "$n_rates" | median)" "$(printf '%s' "$n_cpus" | median)" \
+        "$(printf '%s' "$t_rates" | median)" "$(printf '%s' "$t_cpus" | median)" \
+        "$(printf '%s' "$rate_ratios" | median)" "$(printf '%s' "$cpu_ratios" | median)")"$'\n'
 done
+printf '\nmedians over %s rounds (the ratio columns are the medians of each round'"'"'s ratio):\n%s' "$rounds" "$summary"

@@ -22,17 +22,26 @@ package enum HTTP1Fields {
     /// ones skipped.
     package static func forEachToken(_ value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
         ASCII.withBytes(value) { bytes in
-            var start = 0
-            while start < bytes.count {
-                var end = start
-                while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
-                var low = start
-                var high = end
-                while low < high && (bytes[low] == UInt8(ascii: " ") || bytes[low] == UInt8(ascii: "\t")) { low += 1 }
-                while high > low && (bytes[high - 1] == UInt8(ascii: " ") || bytes[high - 1] == UInt8(ascii: "\t")) { high -= 1 }
-                if high > low { body(UnsafeBufferPointer(rebasing: bytes[low..<high])) }
-                start = end + 1
+            Self.forEachElement(bytes) { element in
+                if !element.isEmpty { body(element) }
             }
+        }
+    }
+
+    /// Calls `body` with each comma-separated element of `bytes`, spaces and tabs trimmed, empty
+    /// ones included (as `split(separator:omittingEmptySubsequences: false)` would, without its array).
+    package static func forEachElement(_ bytes: UnsafeBufferPointer<UInt8>, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {
+        var start = 0
+        while true {
+            var end = start
+            while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
+            var low = start
+            var high = end
+            while low < high && (bytes[low] == UInt8(ascii: " ") || bytes[low] == UInt8(ascii: "\t")) { low += 1 }
+            while high > low && (bytes[high - 1] == UInt8(ascii: " ") || bytes[high - 1] == UInt8(ascii: "\t")) { high -= 1 }
+            body(UnsafeBufferPointer(rebasing: bytes[low..<high]))
+            guard end < bytes.count else { return }
+            start = end + 1
         }
     }
 }

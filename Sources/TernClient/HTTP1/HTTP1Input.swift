@@ -22,14 +22,12 @@ package struct HTTP1Input {
         }
     }
 
-    private static let empty = ByteBuffer()
-
     package var hasUnparsedBytes: Bool { (self.unparsed?.readableBytes ?? 0) > 0 }
 
     /// The next event, or nil until more bytes come. Not to be called once the parser has stopped.
     package mutating func next() throws(HTTPParserError) -> HTTP1Parser.Event? {
         // A message that ends with its head (or its body's last byte) ends without more bytes.
-        guard var buffer = self.unparsed ?? (self.parser.isEnding ? Self.empty : nil) else { return nil }
+        guard var buffer = self.unparsed else { return self.parser.takeEnd() }
         self.unparsed = nil  // parsed in place, not copied on write
         let event = try self.parser.next(&buffer)
         // After a protocol switch the rest stays here for `takeRest()`.

@@ -118,6 +118,19 @@ package struct HTTP1Parser {
         }
     }
 
+    /// The end of a message that needs no more bytes (`isEnding`); nil otherwise.
+    package mutating func takeEnd() -> Event? {
+        self.state == .ending ? self.endMessage() : nil
+    }
+
+    private mutating func endMessage() -> Event {
+        let trailers = self.trailers.isEmpty ? nil : HTTPHeaders(self.trailers)
+        self.trailers = []
+        self.headBytes = 0
+        self.state = self.stopsAfterMessage ? .stopped : .startLine
+        return .end(trailers)
+    }
+
     /// The next event from the front of `buffer`, consuming what it used; nil when more bytes are
     /// needed (what is left in `buffer` must be given again, with what follows appended).
     package mutating func next(_ buffer: inout ByteBuffer) throws(HTTPParserError) -> Event? {
@@ -201,11 +214,7 @@ package struct HTTP1Parser {
                 self.trailers.append(try self.parseField(buffer, length: length, trailer: true))
                 buffer.moveReaderIndex(forwardBy: length + 2)
             case .ending:
-                let trailers = self.trailers.isEmpty ? nil : HTTPHeaders(self.trailers)
-                self.trailers = []
-                self.headBytes = 0
-                self.state = self.stopsAfterMessage ? .stopped : .startLine
-                return .end(trailers)
+                return self.endMessage()
             case .stopped:
                 buffer.moveReaderIndex(to: buffer.writerIndex)
                 return nil
@@ -364,8 +373,7 @@ package struct HTTP1Parser {
             self.framing.lengthFields += 1
             // `5, 5` and repeated equal fields are one length (RFC 9110 §8.6); anything else is
             // two lengths or none.
-            for part in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
-                let digits = Self.trimmed(part)
+            HTTP1Fields.forEachElement(value) { digits in
                 guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
                     self.framing.lengthInvalid = true
                     return
@@ -375,27 +383,20 @@ package struct HTTP1Parser {
                 self.framing.contentLength = length
             }
         case 17 where ASCII.equals(name, "transfer-encoding"):
-            for part in value.split(separator: UInt8(ascii: ","), omittingEmptySubsequences: false) {
+            HTTP1Fields.forEachElement(value) { coding in
                 self.framing.transferCodings += 1
-                self.framing.lastCodingChunked = ASCII.equals(Self.trimmed(part), "chunked")
+                self.framing.lastCodingChunked = ASCII.equals(coding, "chunked")
                 if !self.framing.lastCodingChunked { self.framing.chunkedOnly = false }
             }
         case 10 where ASCII.equals(name, "connection"):
-            for part in value.split(separator: UInt8(ascii: ",")) where ASCII.equals(Self.trimmed(part), "upgrade") {
-                self.framing.connectionUpgrade = true
+            HTTP1Fields.forEachElement(value) { token in
+                if ASCII.equals(token, "upgrade") { self.framing.connectionUpgrade = true }
             }
         case 7 where ASCII.equals(name, "upgrade"):
             self.framing.upgradeField = true
         default:
             break
         }
-    }
-
-    private static func trimmed(_ bytes: Slice<UnsafeBufferPointer<UInt8>>) -> UnsafeBufferPointer<UInt8> {
-        var slice = bytes
-        while let first = slice.first, first == 0x20 || first == 0x09 { slice.removeFirst() }
-        while let last = slice.last, last == 0x20 || last == 0x09 { slice.removeLast() }
-        return UnsafeBufferPointer(rebasing: slice)
     }
 
     /// A response head is whole: hand it on (nil for an interim one, which is skipped), and set up
@@ -494,21 +495,12 @@ package struct HTTP1Parser {
         }
     }
 
-    /// RFC 9110 §5.6.2 tchar.
+    /// RFC 9110 §5.6.2 tchar, from two bit masks (constants: no lazily initialized table to
+    /// check on every byte).
+    @inline(__always)
     package static func isTokenByte(_ byte: UInt8) -> Bool {
-        Self.tokenTable[Int(byte)]
-    }
-
-    private static let tokenTable: [Bool] = (0..<256).map { value in
-        switch UInt8(value) {
-        case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-            return true
-        case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-            UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-            UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-            return true
-        default:
-            return false
-        }
+        if byte < 64 { return (0x03FF_6CFA_0000_0000 as UInt64) >> UInt64(byte) & 1 != 0 }
+        if byte < 128 { return (0x57FF_FFFF_C7FF_FFFE as UInt64) >> UInt64(byte - 64) & 1 != 0 }
+        return false
     }
 }

@@ -288,7 +288,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         if self.cacheKey != nil, !self.cacheResponseHead(&head) { return }
         if self.runtime?.configuration.forwarding.via == true { HeaderRewriting.appendVia(&head.headers, version: head.version) }
         if let rules = self.route?.config.responseHeaders, !rules.isEmpty { HeaderRewriting.apply(rules, to: &head.headers) }
-        head.version = request.version
+        if head.version != request.version { head.version = request.version }  // a copy of the head's storage otherwise
         if request.version.minor == 0 && !head.headers.contains(name: "content-length") && head.status.mayHaveBody {
             self.keepAlive = false  // an HTTP/1.0 client reads this body until the connection closes
         }
