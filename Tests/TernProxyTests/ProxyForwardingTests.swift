@@ -210,6 +210,39 @@ final class ProxyForwardingTests: ProxyTestCase {
         XCTAssertEqual(a.requests, 1, "the oversized body never reached the origin")
     }
 
+    /// A response head is passed on without being copied when leaving out the hop-by-hop fields
+    /// is all it needs; a `Connection` naming other fields, or a `Via` to extend, take the copying
+    /// path. Both must give the client the same kind of head.
+    func testHopByHopResponseFieldsGoOnEitherPath() async throws {
+        let a = try await self.origin("a")
+        let (_, port) = try await self.proxy("route / { proxy http://127.0.0.1:\(a.port) }")
+        func header(_ response: Response, _ name: String) -> String? { response.headerFields[.init(name)!] }
+        // Left out as written: standard hop-by-hop fields only.
+        let (status, _, plain) = try await self.get(
+            port, "/c/plain?h=Connection:keep-alive&h=Keep-Alive:timeout=5&h=Proxy-Authenticate:Basic&h=Trailer:X-T&h=X-Keep:1")
+        XCTAssertEqual(status, 200)
+        for hidden in ["Keep-Alive", "Proxy-Authenticate", "Trailer", "Connection"] {
+            XCTAssertNil(header(plain, hidden), "\(hidden) must not reach the client")
+        }
+        XCTAssertEqual(header(plain, "X-Keep"), "1")
+        XCTAssertEqual(header(plain, "Via"), "1.1 tern")
+        // Copied and rewritten: a Via to extend, a Connection naming another field.
+        let (_, _, via) = try await self.get(port, "/c/via?h=Via:1.0%20other")
+        XCTAssertEqual(header(via, "Via"), "1.0 other, 1.1 tern")
+        let (_, _, named) = try await self.get(port, "/c/named?h=Connection:X-Private&h=X-Private:1&h=X-Keep:2")
+        XCTAssertNil(header(named, "X-Private"))
+        XCTAssertEqual(header(named, "X-Keep"), "2")
+        // An HTTP/1.0 client that asked to keep the connection is told it is kept, on either path.
+        for path in ["/c/plain10?h=X-Keep:1", "/c/named10?h=Connection:X-Private&h=X-Private:1"] {
+            let connection = try RawConnection(port: port)
+            connection.send("GET \(path) HTTP/1.0\r\nHost: x\r\nConnection: keep-alive\r\n\r\n")
+            let response = connection.readResponses(1).first
+            XCTAssertEqual(response?.status, 200, path)
+            XCTAssertEqual(response?.header("connection")?.lowercased(), "keep-alive", path)
+            XCTAssertNil(response?.header("x-private"), path)
+        }
+    }
+
     func testHeadAndStatusesPassThrough() async throws {
         let a = try await self.origin("a")
         let (_, port) = try await self.proxy("route / { proxy http://127.0.0.1:\(a.port) }")

@@ -81,10 +81,15 @@ package struct HTTP1Writer {
         self.fields(head.headers, framing: framing)
     }
 
-    /// Gathers a response head; `suppressBody` for an answer to HEAD or CONNECT.
-    package mutating func responseHead(_ head: HTTPResponseHead, framing: Framing, suppressBody: Bool) {
+    /// Gathers a response head; `suppressBody` for an answer to HEAD or CONNECT. A proxy passing
+    /// a head on can have it rewritten on the way, without copying its fields first: written as
+    /// `version`, without the fields `omit` names, with `first` and `second` after the rest.
+    package mutating func responseHead(
+        _ head: HTTPResponseHead, framing: Framing, suppressBody: Bool, version: HTTPVersion? = nil,
+        omitting omit: ((String) -> Bool)? = nil, adding first: (String, String)? = nil, _ second: (String, String)? = nil
+    ) {
         self.begin(framing: framing, suppressBody: suppressBody)
-        Self.writeVersion(head.version, to: &self.out)
+        Self.writeVersion(version ?? head.version, to: &self.out)
         if head.status == .ok {
             self.out.writeStaticString(" 200 OK\r\n")
         } else {
@@ -101,7 +106,7 @@ package struct HTTP1Writer {
             self.out.writeString(head.status.reasonPhrase)
             self.out.writeStaticString("\r\n")
         }
-        self.fields(head.headers, framing: framing)
+        self.fields(head.headers, framing: framing, omitting: omit, adding: first, second)
     }
 
     private mutating func begin(framing: Framing, suppressBody: Bool) {
@@ -113,24 +118,36 @@ package struct HTTP1Writer {
         self.startGathering()
     }
 
-    private mutating func fields(_ fields: HTTPHeaders, framing: Framing) {
+    private mutating func fields(
+        _ fields: HTTPHeaders, framing: Framing, omitting omit: ((String) -> Bool)? = nil,
+        adding first: (String, String)? = nil, _ second: (String, String)? = nil
+    ) {
         let dropCoding = framing == .dropCoding || framing == .chunked || framing == .dropLengthAndCoding
         let dropLength = framing == .dropLengthAndCoding
         // One reservation for the whole section, so the writes below do not each check capacity
         // against a growing buffer.
-        var size = 32
+        var size = 64
         for (name, value) in fields { size += name.utf8.count + value.utf8.count + 4 }
+        if let first { size += first.0.utf8.count + first.1.utf8.count + 4 }
+        if let second { size += second.0.utf8.count + second.1.utf8.count + 4 }
         self.out.reserveCapacity(minimumWritableBytes: size)
         for (name, value) in fields {
             let count = name.utf8.count
             if dropCoding && count == 17 && ASCII.equals(name, "transfer-encoding") { continue }
             if dropLength && count == 14 && ASCII.equals(name, "content-length") { continue }
-            self.out.writeString(name)
-            self.out.writeStaticString(": ")
-            self.out.writeString(value)
-            self.out.writeStaticString("\r\n")
+            if let omit, omit(name) { continue }
+            self.field(name, value)
         }
+        if let first { self.field(first.0, first.1) }
+        if let second { self.field(second.0, second.1) }
         if framing == .chunked { self.out.writeStaticString("transfer-encoding: chunked\r\n") }
+        self.out.writeStaticString("\r\n")
+    }
+
+    private mutating func field(_ name: String, _ value: String) {
+        self.out.writeString(name)
+        self.out.writeStaticString(": ")
+        self.out.writeString(value)
         self.out.writeStaticString("\r\n")
     }
 

@@ -90,9 +90,34 @@ enum HeaderRewriting {
         set("X-Forwarded-Host", host, bit: 4)
     }
 
+    /// What passing a response head on unchanged but for the hop-by-hop fields needs to know;
+    /// nil when it needs more than leaving fields out (a `Connection` naming other fields, or a
+    /// `Via` to extend): then the head is rewritten as a copy.
+    struct PassThrough {
+        var hasContentLength = false
+    }
+
+    static func passThrough(_ headers: HTTPHeaders) -> PassThrough? {
+        var result = PassThrough()
+        for (name, value) in headers {
+            switch name.utf8.count {
+            case 3 where ASCII.equals(name, "via"): return nil
+            case 10 where ASCII.equals(name, "connection"): if !Self.namesOnlyStandardTokens(value) { return nil }
+            case 14 where ASCII.equals(name, "content-length"): result.hasContentLength = true
+            default: break
+            }
+        }
+        return result
+    }
+
+    /// Our `Via` entry for a message of `version`.
+    static func via(_ version: HTTPVersion) -> String {
+        version.minor == 0 && version.major == 1 ? "1.0 tern" : "1.1 tern"
+    }
+
     /// RFC 9110 §7.6.3: each proxy appends itself to `Via`.
     static func appendVia(_ headers: inout HTTPHeaders, version: HTTPVersion) {
-        let hop = version.minor == 0 && version.major == 1 ? "1.0 tern" : "1.1 tern"
+        let hop = Self.via(version)
         if let existing = headers.first(name: "via") {
             headers.replaceOrAdd(name: "Via", value: existing + ", " + hop)
         } else {

@@ -282,6 +282,19 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         if let metrics = self.loop.metrics, let group = self.route?.upstream, let runtime = self.runtime {
             metrics.recordUpstreamResponse(group: group, generation: runtime.generation, nanoseconds: (NIODeadline.now() - self.startTime).nanoseconds)
         }
+        if self.cacheKey == nil, let codec = self.codec, self.route?.config.responseHeaders.isEmpty ?? true,
+            let fields = HeaderRewriting.passThrough(head.headers)
+        {
+            // The common case: the head goes out as it came but for the hop-by-hop fields, which the
+            // codec leaves out as it writes, and Via and Connection, which it adds: no copy of it.
+            if request.version.minor == 0 && !fields.hasContentLength && head.status.mayHaveBody { self.keepAlive = false }
+            let via = self.runtime?.configuration.forwarding.via == true ? ("Via", HeaderRewriting.via(head.version)) : nil
+            let connection = self.connectionField(for: request)
+            self.responseStatus = head.status.code
+            self.responseHeadSent = true
+            codec.writeResponseHead(head, version: request.version, omitting: HeaderRewriting.isHopByHop, adding: via, connection)
+            return
+        }
         var head = head
         head.headers.reserveCapacity(head.headers.count + 2)  // one copy, with room for Via and Connection
         HeaderRewriting.removeHopByHop(&head.headers)
@@ -292,15 +305,20 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         if request.version.minor == 0 && !head.headers.contains(name: "content-length") && head.status.mayHaveBody {
             self.keepAlive = false  // an HTTP/1.0 client reads this body until the connection closes
         }
-        if !self.keepAlive || self.quiescing || self.isLastRequestOnConnection {
-            head.headers.replaceOrAdd(name: "Connection", value: "close")
-            self.keepAlive = false
-        } else if request.version.minor == 0 {
-            head.headers.replaceOrAdd(name: "Connection", value: "keep-alive")
-        }
+        if let (name, value) = self.connectionField(for: request) { head.headers.replaceOrAdd(name: name, value: value) }
         self.responseStatus = head.status.code
         self.responseHeadSent = true
         self.write(.head(head), context: context)
+    }
+
+    /// The `Connection` field a response to `request` needs, if any; decides whether the
+    /// connection stays open after it.
+    private func connectionField(for request: HTTPRequestHead) -> (String, String)? {
+        if !self.keepAlive || self.quiescing || self.isLastRequestOnConnection {
+            self.keepAlive = false
+            return ("Connection", "close")
+        }
+        return request.version.minor == 0 ? ("Connection", "keep-alive") : nil
     }
 
     func responseBodyPart(_ buffer: ByteBuffer, execution: RequestExecution) {

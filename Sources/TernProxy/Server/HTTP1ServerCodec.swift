@@ -105,23 +105,41 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     private func write(_ part: HTTPServerResponsePart, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         switch part {
         case .head(let head):
-            let code = head.status.code
-            var bodiless = false
-            var connect = false
-            if (code >= 200 || code == 101) && !self.pending.isEmpty {
-                // A final response (or a 101) answers the oldest request; interim ones do not.
-                connect = self.pending.firstIsCONNECT
-                bodiless = connect || self.pending.firstIsHEAD
-                self.pending.removeFirst()
-            }
-            let framing = HTTP1Writer.responseFraming(head, answeringCONNECT: connect)
-            self.writer.responseHead(head, framing: framing, suppressBody: bodiless)
-            if promise != nil { self.writer.writeGathered(context: context, promise: promise) }
+            self.writeHead(head, context: context, promise: promise)
         case .body(let part):
             self.writer.body(part, context: context, promise: promise)
         case .end(let trailers):
             self.writer.end(trailers, context: context, promise: promise)
         }
+    }
+
+    /// A response head passed on from an upstream, rewritten on the way (see
+    /// `HTTP1Writer.responseHead`): a direct call, as `writeResponse`.
+    func writeResponseHead(
+        _ head: HTTPResponseHead, version: HTTPVersion, omitting omit: @escaping (String) -> Bool, adding first: (String, String)?,
+        _ second: (String, String)?
+    ) {
+        guard let context = self.context else { return }
+        self.writeHead(head, version: version, omitting: omit, adding: first, second, context: context, promise: nil)
+    }
+
+    private func writeHead(
+        _ head: HTTPResponseHead, version: HTTPVersion? = nil, omitting omit: ((String) -> Bool)? = nil,
+        adding first: (String, String)? = nil, _ second: (String, String)? = nil, context: ChannelHandlerContext,
+        promise: EventLoopPromise<Void>?
+    ) {
+        let code = head.status.code
+        var bodiless = false
+        var connect = false
+        if (code >= 200 || code == 101) && !self.pending.isEmpty {
+            // A final response (or a 101) answers the oldest request; interim ones do not.
+            connect = self.pending.firstIsCONNECT
+            bodiless = connect || self.pending.firstIsHEAD
+            self.pending.removeFirst()
+        }
+        let framing = HTTP1Writer.responseFraming(head, answeringCONNECT: connect)
+        self.writer.responseHead(head, framing: framing, suppressBody: bodiless, version: version, omitting: omit, adding: first, second)
+        if promise != nil { self.writer.writeGathered(context: context, promise: promise) }
     }
 
     func flush(context: ChannelHandlerContext) {
