@@ -163,6 +163,23 @@ final class HTTP1ParserTests: XCTestCase {
         }
     }
 
+    func testBinaryIsRefusedBeforeAnyLineEnd() {
+        // The start of a TLS ClientHello: no LF will come; the parser must not wait for one.
+        var input = HTTP1Input(self.requestParser())
+        input.append(ByteBuffer(bytes: [0x16, 0x03, 0x01, 0x02, 0x00, 0x01, 0x00, 0x01, 0xFC, 0x03, 0x03]))
+        XCTAssertThrowsError(try input.next()) { XCTAssertEqual($0 as? HTTPParserError, .invalidCharactersUsed) }
+        // A bare CR inside a line that has not ended, and a NUL in a field still coming.
+        var bareCR = self.requestParser()
+        XCTAssertEqual(self.parse(&bareCR, ["GET / HTTP/1.1\r\nX: a\rb"]).error, .invalidCharactersUsed)
+        var nul = self.requestParser()
+        XCTAssertEqual(self.parse(&nul, ["GET / HTTP/1.1\r\nX: a\u{0}"]).error, .invalidCharactersUsed)
+        // A CR at the end of what came so far is not yet bare.
+        var waiting = self.requestParser()
+        let (events, error) = self.parse(&waiting, ["GET / HTTP/1.1\r", "\nHost: x\r", "\n\r", "\n"])
+        XCTAssertNil(error)
+        XCTAssertEqual(events.count, 2)
+    }
+
     func testHeadLimitsAreHeaderOverflow() {
         var long = self.requestParser(maxHeadBytes: 100)
         XCTAssertEqual(self.parse(&long, ["GET / HTTP/1.1\r\nX: \(String(repeating: "a", count: 200))\r\n\r\n"]).error, .headerOverflow)

@@ -227,31 +227,56 @@ package struct HTTP1Parser {
 
     // MARK: Lines
 
+    /// What the search for a line's end found.
+    private enum LineScan {
+        case end(Int)
+        case more(scanned: Int)
+        case invalid
+        case tooLong
+    }
+
     /// The length of the line at the front of `buffer` (without its CRLF) once it is all there;
-    /// nil while it is not. A line longer than `limit` is `headerOverflow`; a LF without a CR
-    /// before it is an error.
+    /// nil while it is not. The search fails as soon as it meets what no line may hold, whole or
+    /// not: a control character (tab aside), a CR not followed by LF, a LF without a CR before it,
+    /// or more than `limit` bytes. So a TLS ClientHello or other binary sent to an HTTP port is
+    /// refused at once, not left waiting for a line end that never comes.
     private mutating func nextLine(_ buffer: ByteBuffer, limit: Int) throws(HTTPParserError) -> Int? {
         let start = self.scanned
-        let end: Int? = buffer.withUnsafeReadableBytes { raw in
+        let scan: LineScan = buffer.withUnsafeReadableBytes { raw in
             let bytes = raw.assumingMemoryBound(to: UInt8.self)
+            let searchEnd = min(bytes.count, max(limit, 0) + 2)  // the line and its CRLF
             var index = start
-            while index < bytes.count {
-                if bytes[index] == 0x0A { return index }
+            while index < searchEnd {
+                let byte = bytes[index]
+                if byte < 0x20 || byte == 0x7F {
+                    if byte == 0x0A {
+                        return index > 0 && bytes[index - 1] == 0x0D ? .end(index) : .invalid
+                    }
+                    if byte == 0x0D {
+                        if index + 1 < bytes.count && bytes[index + 1] != 0x0A { return .invalid }
+                    } else if byte != 0x09 {
+                        return .invalid
+                    }
+                }
                 index += 1
             }
+            if searchEnd < bytes.count || index >= max(limit, 0) + 2 { return .tooLong }
+            // A CR at the very end is looked at again with the byte after it.
+            return .more(scanned: index > start && bytes[index - 1] == 0x0D ? index - 1 : index)
+        }
+        switch scan {
+        case .end(let end):
+            self.scanned = 0
+            if end - 1 > limit { try self.fail(.headerOverflow) }
+            return end - 1
+        case .more(let scanned):
+            self.scanned = scanned
             return nil
+        case .invalid:
+            try self.fail(.invalidCharactersUsed)
+        case .tooLong:
+            try self.fail(.headerOverflow)
         }
-        guard let end else {
-            self.scanned = buffer.readableBytes
-            if self.scanned > limit + 1 { try self.fail(.headerOverflow) }
-            return nil
-        }
-        self.scanned = 0
-        guard end > 0, buffer.getInteger(at: buffer.readerIndex + end - 1, as: UInt8.self) == 0x0D else {
-            try self.fail(.lfExpected)
-        }
-        if end - 1 > limit { try self.fail(.headerOverflow) }
-        return end - 1
     }
 
     private mutating func fail(_ error: HTTPParserError) throws(HTTPParserError) -> Never {
