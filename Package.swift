@@ -87,6 +87,7 @@ let package = Package(
             name: "TernClientTests",
             dependencies: [
                 "TernClient",
+                "TernTestSupport",
                 .product(name: "NIOCore", package: "swift-nio"),
                 .product(name: "NIOPosix", package: "swift-nio"),
                 .product(name: "NIOHTTP1", package: "swift-nio"),

@@ -1,21 +1,10 @@
 import NIOCore
 import NIOEmbedded
 import NIOHTTP1
+import TernTestSupport
 import XCTest
 
 @testable import TernClient
-
-private struct SplitMix {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
-    }
-}
 
 /// `HTTP1Parser` and `HTTP1Writer` without IO: bytes in, events out (and parts in, bytes out).
 final class HTTP1ParserTests: XCTestCase {
@@ -239,7 +228,7 @@ final class HTTP1ParserTests: XCTestCase {
             "HTTP/1.1 200 OK\r\nContent-Length: 3\r\n\r\nabcHTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 204 No Content\r\n\r\n",
             "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n3\r\nabc\r\n0\r\n\r\nHTTP/1.0 200 OK\r\n\r\nrest",
         ]
-        var random = SplitMix(seed: 0x4854_5450)
+        var random = SeededGenerator(seed: 0x4854_5450)
         for index in 0..<3000 {
             let source = corpus[index % corpus.count]
             let kind: HTTP1Parser.Kind = source.hasPrefix("HTTP/") ? .response : .request

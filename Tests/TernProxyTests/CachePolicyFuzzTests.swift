@@ -1,4 +1,5 @@
 import NIOHTTP1
+import TernTestSupport
 import XCTest
 
 @testable import TernProxy
@@ -7,17 +8,7 @@ import XCTest
 /// must never trap and their answers must stay sane (no negative lifetimes, ages or TTLs, ranges
 /// inside the body, date parsing consistent with formatting).
 final class CachePolicyFuzzTests: XCTestCase {
-    /// SplitMix64: small, fast, and the same sequence on every platform.
-    private struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            self.state &+= 0x9E37_79B9_7F4A_7C15
-            var z = self.state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    private typealias Generator = SeededGenerator
 
     private static let fragments: [String] = [
         "max-age", "s-maxage", "no-store", "no-cache", "private", "public", "must-revalidate", "proxy-revalidate",

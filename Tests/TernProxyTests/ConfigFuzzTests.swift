@@ -1,3 +1,4 @@
+import TernTestSupport
 import XCTest
 
 @testable import TernProxy
@@ -5,17 +6,7 @@ import XCTest
 /// Random and mutated inputs, from a fixed seed so a failure replays: the reader must never trap,
 /// and every error must point inside the text it was given.
 final class ConfigFuzzTests: XCTestCase {
-    /// SplitMix64: small, fast, and the same sequence on every platform.
-    private struct Generator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            self.state &+= 0x9E37_79B9_7F4A_7C15
-            var z = self.state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
+    private typealias Generator = SeededGenerator
 
     private static let seeds: [String] = [
         ConfigExampleTests.example,

@@ -2,6 +2,7 @@ import Foundation
 import NIOCore
 import NIOPosix
 import Synchronization
+import TernTestSupport
 import XCTest
 
 #if canImport(Glibc)
@@ -242,18 +243,5 @@ final class RawOriginHandler: ChannelInboundHandler {
             }
             return
         }
-    }
-}
-
-/// A deterministic generator (SplitMix64) for seeded fuzzing: the same seed, the same inputs.
-struct SeededGenerator: RandomNumberGenerator {
-    var state: UInt64
-    init(seed: UInt64) { self.state = seed }
-    mutating func next() -> UInt64 {
-        self.state &+= 0x9E37_79B9_7F4A_7C15
-        var z = self.state
-        z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-        z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-        return z ^ (z >> 31)
     }
 }

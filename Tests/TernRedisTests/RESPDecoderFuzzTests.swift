@@ -1,4 +1,5 @@
 import NIOCore
+import TernTestSupport
 import XCTest
 
 @testable import TernRedis
@@ -6,18 +7,6 @@ import XCTest
 /// Random and mutated bytes, fed in random-sized pieces: the decoder must never crash, never loop,
 /// and never hold more than it was given. Seeded, so a failure reproduces.
 final class RESPDecoderFuzzTests: XCTestCase {
-    /// SplitMix64: small, fast, and the same on every platform.
-    struct SeededGenerator: RandomNumberGenerator {
-        var state: UInt64
-        mutating func next() -> UInt64 {
-            self.state &+= 0x9E37_79B9_7F4A_7C15
-            var z = self.state
-            z = (z ^ (z >> 30)) &* 0xBF58_476D_1CE4_E5B9
-            z = (z ^ (z >> 27)) &* 0x94D0_49BB_1331_11EB
-            return z ^ (z >> 31)
-        }
-    }
-
     static let corpus: [String] = [
         "+OK\r\n", "-ERR unknown command\r\n", ":1000\r\n", "$6\r\nfoobar\r\n", "$-1\r\n", "*-1\r\n", "*0\r\n",
         "*3\r\n:1\r\n:2\r\n:3\r\n", "*2\r\n*3\r\n:1\r\n:2\r\n:3\r\n*2\r\n+Foo\r\n-Bar\r\n", "_\r\n", "#t\r\n",
