@@ -162,6 +162,14 @@ final class HTTP1ParserTests: XCTestCase {
         XCTAssertEqual(self.parse(&bareCR, ["GET / HTTP/1.1\r\nX: a\rb"]).error, .invalidCharactersUsed)
         var nul = self.requestParser()
         XCTAssertEqual(self.parse(&nul, ["GET / HTTP/1.1\r\nX: a\u{0}"]).error, .invalidCharactersUsed)
+        // A request line that goes wrong is refused at its first wrong byte, before its end comes.
+        for partial in ["GET /a b", "GET / HTTP/2", "GET / HTTP/1.1x", "G{T /", "GET  /", "GET /\u{7f}"] {
+            var parser = self.requestParser()
+            XCTAssertEqual(self.parse(&parser, [partial]).error, .invalidCharactersUsed, partial.debugDescription)
+        }
+        var fine = self.requestParser()
+        XCTAssertNil(self.parse(&fine, ["\r\nGET /a?b=c HTTP/1."]).error, "a line that is right so far waits")
+        XCTAssertFalse(fine.hasStopped)
         // A CR at the end of what came so far is not yet bare.
         var waiting = self.requestParser()
         let (events, error) = self.parse(&waiting, ["GET / HTTP/1.1\r", "\nHost: x\r", "\n\r", "\n"])

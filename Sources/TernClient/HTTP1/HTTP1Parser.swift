@@ -89,6 +89,8 @@ package struct HTTP1Parser {
     private var framing = Framing()
     /// The message under way was an upgrade request: parsing stops after it.
     private var stopsAfterMessage = false
+    /// How far the request line now being read is known to be well formed, byte by byte.
+    private var requestLineCheck = RequestLineCheck()
 
     package init(kind: Kind, maxHeadBytes: Int, maxFieldCount: Int) {
         self.kind = kind
@@ -137,7 +139,10 @@ package struct HTTP1Parser {
         while true {
             switch self.state {
             case .startLine:
-                guard let length = try self.nextLine(buffer, limit: self.maxHeadBytes - self.headBytes) else { return nil }
+                let checked = self.kind == .request
+                guard let length = try self.nextLine(buffer, limit: self.maxHeadBytes - self.headBytes, requestLine: checked) else {
+                    return nil
+                }
                 self.headBytes += length + 2
                 if length == 0 {
                     // RFC 9112 §2.2: empty lines before a request line are ignored (counted against
@@ -240,14 +245,20 @@ package struct HTTP1Parser {
     /// not: a control character (tab aside), a CR not followed by LF, a LF without a CR before it,
     /// or more than `limit` bytes. So a TLS ClientHello or other binary sent to an HTTP port is
     /// refused at once, not left waiting for a line end that never comes.
-    private mutating func nextLine(_ buffer: ByteBuffer, limit: Int) throws(HTTPParserError) -> Int? {
+    private mutating func nextLine(_ buffer: ByteBuffer, limit: Int, requestLine: Bool = false) throws(HTTPParserError) -> Int? {
         let start = self.scanned
+        var check = self.requestLineCheck
         let scan: LineScan = buffer.withUnsafeReadableBytes { raw in
             let bytes = raw.assumingMemoryBound(to: UInt8.self)
             let searchEnd = min(bytes.count, max(limit, 0) + 2)  // the line and its CRLF
             var index = start
             while index < searchEnd {
                 let byte = bytes[index]
+                // A request line is checked as it comes, as llhttp did: a line that goes wrong and
+                // then stops is refused at its first wrong byte, not when `header-timeout` runs out.
+                if requestLine && byte != 0x0A && !(index + 1 == bytes.count && byte == 0x0D) && !check.accepts(byte) {
+                    return .invalid
+                }
                 if byte < 0x20 || byte == 0x7F {
                     if byte == 0x0A {
                         return index > 0 && bytes[index - 1] == 0x0D ? .end(index) : .invalid
@@ -264,9 +275,11 @@ package struct HTTP1Parser {
             // A CR at the very end is looked at again with the byte after it.
             return .more(scanned: index > start && bytes[index - 1] == 0x0D ? index - 1 : index)
         }
+        self.requestLineCheck = check
         switch scan {
         case .end(let end):
             self.scanned = 0
+            self.requestLineCheck = RequestLineCheck()
             if end - 1 > limit { try self.fail(.headerOverflow) }
             return end - 1
         case .more(let scanned):
@@ -517,6 +530,45 @@ package struct HTTP1Parser {
         case 0x41...0x46: return byte - 0x41 + 10
         case 0x61...0x66: return byte - 0x61 + 10
         default: return nil
+        }
+    }
+
+    /// The request line's grammar (`method SP target SP HTTP/1.x CR`), one byte at a time, so a
+    /// line arriving in pieces is checked once per byte however many reads it takes.
+    private struct RequestLineCheck {
+        private var part = 0  // 0 method, 1 target's first byte, 2 target, 3 version
+        private var count = 0
+
+        mutating func accepts(_ byte: UInt8) -> Bool {
+            switch self.part {
+            case 0:
+                if byte == 0x0D && self.count == 0 { return true }  // an empty line before the request line
+                if byte == 0x20 {
+                    self.part = 1
+                    return self.count > 0
+                }
+                self.count += 1
+                return self.count <= 24 && HTTP1Parser.isTokenByte(byte)
+            case 1:
+                self.part = 2
+                return byte > 0x20 && byte < 0x7F
+            case 2:
+                if byte == 0x20 {
+                    self.part = 3
+                    self.count = 0
+                    return true
+                }
+                return byte > 0x20 && byte < 0x7F
+            default:
+                let version: StaticString = "HTTP/1."
+                defer { self.count += 1 }
+                switch self.count {
+                case 0..<7: return byte == version.utf8Start[self.count]
+                case 7: return byte == UInt8(ascii: "0") || byte == UInt8(ascii: "1")
+                case 8: return byte == 0x0D
+                default: return false
+                }
+            }
         }
     }
 
