@@ -71,7 +71,7 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func flush(context: ChannelHandlerContext) {
-        if self.writer.hasGathered { self.writer.writeGathered(context: context, promise: nil) }
+        self.writer.writeGathered(context: context, promise: nil)
         context.flush()
     }
 

@@ -18,6 +18,30 @@ package enum HTTP1Fields {
         return keepAlive || (version.major == 1 && version.minor >= 1) || version.major > 1
     }
 
+    package enum ContentLengthReading {
+        case valid
+        case malformed
+        case conflicting
+    }
+
+    /// Reads one `Content-Length` value into `length`, which holds what earlier fields said.
+    /// `5, 5` and repeated equal fields are one length (RFC 9110 §8.6); anything else is two
+    /// lengths (`conflicting`) or none (`malformed`: not 1 to 18 digits).
+    package static func readContentLength(_ value: UnsafeBufferPointer<UInt8>, into length: inout Int?) -> ContentLengthReading {
+        var reading = ContentLengthReading.valid
+        Self.forEachElement(value) { digits in
+            guard reading == .valid else { return }
+            guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
+                reading = .malformed
+                return
+            }
+            let number = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+            if let previous = length, previous != number { reading = .conflicting }
+            length = number
+        }
+        return reading
+    }
+
     /// Calls `body` with each comma-separated token of `value`, spaces and tabs trimmed, empty
     /// ones skipped.
     package static func forEachToken(_ value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {

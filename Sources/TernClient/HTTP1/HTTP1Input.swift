@@ -22,8 +22,6 @@ package struct HTTP1Input {
         }
     }
 
-    package var hasUnparsedBytes: Bool { (self.unparsed?.readableBytes ?? 0) > 0 }
-
     /// The next event, or nil until more bytes come. Not to be called once the parser has stopped.
     package mutating func next() throws(HTTPParserError) -> HTTP1Parser.Event? {
         // A message that ends with its head (or its body's last byte) ends without more bytes.

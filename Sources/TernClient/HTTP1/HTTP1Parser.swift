@@ -11,10 +11,10 @@ import NIOHTTP1
 /// or CR is an error), no whitespace before a field's colon, no obs-fold, no control characters
 /// or non-ASCII bytes in the request target, no control characters in field values, only the
 /// methods llhttp knows, HTTP/1.0 and HTTP/1.1 only, chunk sizes of at most 15 hex digits
-/// followed only by a chunk extension, and exactly CRLF after each chunk's data. A head whose body framing
-/// cannot be known (two lengths, a length and a transfer coding, a transfer coding other than
-/// `chunked` alone, a transfer coding in HTTP/1.0) is handed on and parsing stops: `RequestRules`
-/// refuses that head and the connection closes. Parsing also stops after an upgrade request
+/// followed only by a chunk extension, and exactly CRLF after each chunk's data. A head whose
+/// body framing cannot be known (two lengths, a length and a transfer coding, a transfer coding
+/// other than `chunked` alone, a transfer coding in HTTP/1.0) is handed on and parsing stops:
+/// `RequestRules` refuses that head and the connection closes. Parsing also stops after an upgrade request
 /// (`Connection: upgrade` with `Upgrade`, or CONNECT), as llhttp does: what follows is no longer HTTP.
 ///
 /// Responses: no body after HEAD, 1xx, 204 and 304; `chunked` when it is the final transfer
@@ -101,9 +101,6 @@ package struct HTTP1Parser {
     /// Whether the parser has stopped for good; what is left is not HTTP (or not to be read).
     package var hasStopped: Bool { self.state == .stopped }
 
-    /// The message under way is whole: its `end` comes next, with no more bytes needed.
-    package var isEnding: Bool { self.state == .ending }
-
     /// The connection's end: the end of a body that runs to it; nil if no message was under way;
     /// `invalidEOFState` if one was cut short.
     package mutating func finish() throws(HTTPParserError) -> Event? {
@@ -120,7 +117,7 @@ package struct HTTP1Parser {
         }
     }
 
-    /// The end of a message that needs no more bytes (`isEnding`); nil otherwise.
+    /// The end of a message that is whole and needs no more bytes to end; nil otherwise.
     package mutating func takeEnd() -> Event? {
         self.state == .ending ? self.endMessage() : nil
     }
@@ -244,7 +241,8 @@ package struct HTTP1Parser {
     /// nil while it is not. The search fails as soon as it meets what no line may hold, whole or
     /// not: a control character (tab aside), a CR not followed by LF, a LF without a CR before it,
     /// or more than `limit` bytes. So a TLS ClientHello or other binary sent to an HTTP port is
-    /// refused at once, not left waiting for a line end that never comes.
+    /// refused at once, not left waiting for a line end that never comes. A line it returns holds
+    /// no control character but tab: the parsers of its parts need not look again.
     private mutating func nextLine(_ buffer: ByteBuffer, limit: Int, requestLine: Bool = false) throws(HTTPParserError) -> Int? {
         let start = self.scanned
         var check = self.requestLineCheck
@@ -303,16 +301,14 @@ package struct HTTP1Parser {
         let parsed: (HTTPMethod, String, HTTPVersion)? = buffer.withUnsafeReadableBytes { raw in
             let all = raw.assumingMemoryBound(to: UInt8.self)
             let line = UnsafeBufferPointer(rebasing: all[0..<length])
-            // method SP request-target SP HTTP-version
-            guard let firstSpace = line.firstIndex(of: 0x20), firstSpace > 0, length - firstSpace > 10 else { return nil }
-            let method = UnsafeBufferPointer(rebasing: line[0..<firstSpace])
-            guard method.allSatisfy(Self.isTokenByte) else { return nil }
+            // method SP request-target SP HTTP-version, whose grammar `RequestLineCheck` has
+            // checked byte by byte; here the parts are taken apart and the method looked up.
+            guard let firstSpace = line.firstIndex(of: 0x20), length - firstSpace > 10 else { return nil }
             let versionStart = length - 8
-            guard line[versionStart - 1] == 0x20 else { return nil }
             let target = UnsafeBufferPointer(rebasing: line[(firstSpace + 1)..<(versionStart - 1)])
-            guard !target.isEmpty, target.allSatisfy({ $0 > 0x20 && $0 < 0x7F }) else { return nil }
-            guard let version = Self.version(UnsafeBufferPointer(rebasing: line[versionStart..<length])) else { return nil }
-            guard let method = Self.method(method) else { return nil }
+            guard let version = Self.version(UnsafeBufferPointer(rebasing: line[versionStart..<length])),
+                let method = Self.method(UnsafeBufferPointer(rebasing: line[0..<firstSpace]))
+            else { return nil }
             return (method, String(decoding: target, as: UTF8.self), version)
         }
         guard let (method, uri, version) = parsed else { try self.fail(.invalidConstant) }
@@ -335,9 +331,7 @@ package struct HTTP1Parser {
             var reason = ""
             if length > 12 {
                 guard line[12] == 0x20 else { return nil }
-                let phrase = UnsafeBufferPointer(rebasing: line[13..<length])
-                for byte in phrase where (byte < 0x20 && byte != 0x09) || byte == 0x7F { return nil }
-                reason = String(decoding: phrase, as: UTF8.self)
+                reason = String(decoding: UnsafeBufferPointer(rebasing: line[13..<length]), as: UTF8.self)
             }
             return (version, HTTPResponseStatus(statusCode: code, reasonPhrase: reason))
         }
@@ -396,8 +390,7 @@ package struct HTTP1Parser {
             var end = length
             while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
             while end > start, line[end - 1] == 0x20 || line[end - 1] == 0x09 { end -= 1 }
-            let value = UnsafeBufferPointer(rebasing: line[start..<end])
-            for byte in value where (byte < 0x20 && byte != 0x09) || byte == 0x7F { return nil }
+            let value = UnsafeBufferPointer(rebasing: line[start..<end])  // no controls: `nextLine`
             if !trailer { self.noteFraming(name: name, value: value) }
             return (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
         }
@@ -409,17 +402,7 @@ package struct HTTP1Parser {
         switch name.count {
         case 14 where ASCII.equals(name, "content-length"):
             self.framing.lengthFields += 1
-            // `5, 5` and repeated equal fields are one length (RFC 9110 §8.6); anything else is
-            // two lengths or none.
-            HTTP1Fields.forEachElement(value) { digits in
-                guard !digits.isEmpty, digits.count <= 18, digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }) else {
-                    self.framing.lengthInvalid = true
-                    return
-                }
-                let length = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
-                if let previous = self.framing.contentLength, previous != length { self.framing.lengthInvalid = true }
-                self.framing.contentLength = length
-            }
+            if HTTP1Fields.readContentLength(value, into: &self.framing.contentLength) != .valid { self.framing.lengthInvalid = true }
         case 17 where ASCII.equals(name, "transfer-encoding"):
             HTTP1Fields.forEachElement(value) { coding in
                 self.framing.transferCodings += 1
@@ -441,18 +424,19 @@ package struct HTTP1Parser {
     /// for its body.
     private mutating func responseHeadComplete() throws(HTTPParserError) -> Event? {
         let code = self.status.code
-        let headers = HTTPHeaders(self.fields)
-        self.fields = []
         self.headBytes = 0
         if code < 200 && code != 101 {
+            self.fields = []
             self.state = .startLine
             return nil
         }
+        let headers = HTTPHeaders(self.fields)
+        self.fields = []
         let framing = self.framing
         if code == 101 || (self.answeringCONNECT && code < 300) {
             self.stopsAfterMessage = true
             self.state = .ending
-        } else if self.answeringHEAD || code < 200 || code == 204 || code == 304 {
+        } else if self.answeringHEAD || code == 204 || code == 304 {
             self.state = .ending
         } else if framing.transferCodings > 0 {
             if framing.lengthFields > 0 { try self.fail(.unexpectedContentLength) }
@@ -497,7 +481,7 @@ package struct HTTP1Parser {
     // MARK: Chunks
 
     /// `1*HEXDIG [ BWS ";" chunk-ext ]`: at most 15 digits; the extension may hold anything but
-    /// control characters (tab aside).
+    /// control characters (tab aside), which `nextLine` has refused already.
     private mutating func parseChunkSize(_ buffer: ByteBuffer, length: Int) throws(HTTPParserError) -> Int {
         let size: Int? = buffer.withUnsafeReadableBytes { raw in
             let all = raw.assumingMemoryBound(to: UInt8.self)
@@ -513,8 +497,7 @@ package struct HTTP1Parser {
             var rest = index
             while rest < length, line[rest] == 0x20 || line[rest] == 0x09 { rest += 1 }
             if rest < length {
-                guard line[rest] == UInt8(ascii: ";") else { return nil }
-                for byte in line[rest...] where (byte < 0x20 && byte != 0x09) || byte == 0x7F { return nil }
+                guard line[rest] == UInt8(ascii: ";") else { return nil }  // no controls after it: `nextLine`
             } else if rest != index {
                 return nil  // whitespace without an extension
             }

@@ -30,7 +30,7 @@ package struct HTTP1Writer {
     private var gathering = false
     private var chunked = false
     /// The message under way carries no body bytes (a response to HEAD or CONNECT).
-    package private(set) var suppressesBody = false
+    private var suppressesBody = false
 
     package init() {}
 
@@ -206,15 +206,11 @@ package struct HTTP1Writer {
         }
         self.chunked = false
         self.suppressesBody = false
-        if self.gathering {
-            self.writeGathered(context: context, promise: promise)
-        } else if let promise {
-            // Nothing to write, but the promise must complete in order with earlier writes.
-            context.write(NIOAny(ByteBuffer()), promise: promise)
-        }
+        self.writeGathered(context: context, promise: promise)
     }
 
-    /// Writes what is gathered (before a flush, or when a promise asks for the head).
+    /// Writes what is gathered (before a flush, at a message's end, or when a promise asks for
+    /// the head). With nothing gathered, a promise still completes in order with earlier writes.
     package mutating func writeGathered(context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         guard self.gathering else {
             if let promise { context.write(NIOAny(ByteBuffer()), promise: promise) }
@@ -223,8 +219,6 @@ package struct HTTP1Writer {
         self.gathering = false
         context.write(NIOAny(self.out), promise: promise)
     }
-
-    package var hasGathered: Bool { self.gathering }
 
     private mutating func writeOut(_ data: NIOAny, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         if self.gathering { self.writeGathered(context: context, promise: nil) }

@@ -176,8 +176,8 @@ final class UpgradeTunnel: UpgradeDelegate {
     }
 
     /// The client pipeline after a `101`: the proxy's HTTP handlers out, the relay in. The codec
-    /// drops what the client sent early (RFC 6455 §4.1: a client waits for
-    /// the `101` before it sends).
+    /// drops what the client sent early (RFC 6455 §4.1: a client waits for the `101` before it
+    /// sends).
     private static func switchToBytes(_ channel: any Channel, relay: TunnelRelay) throws {
         let sync = channel.pipeline.syncOperations
         try sync.addHandler(relay)

@@ -143,7 +143,7 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func flush(context: ChannelHandlerContext) {
-        if self.writer.hasGathered { self.writer.writeGathered(context: context, promise: nil) }
+        self.writer.writeGathered(context: context, promise: nil)
         context.flush()
     }
 }

@@ -42,17 +42,11 @@ struct RequestRules: Sendable {
             if !Self.isFieldValue(value) { return Violation(status: .badRequest, reason: "control character in the \(name) field") }
             if ASCII.equals(name, "content-length") {
                 contentLengthFields += 1
-                // `Content-Length: 5, 5` and repeated equal fields are one length (RFC 9110 §8.6);
-                // anything else is two lengths or none.
-                for part in value.split(separator: ",", omittingEmptySubsequences: false) {
-                    let digits = part.trimmingSpaces
-                    guard !digits.isEmpty, digits.utf8.count <= 18, digits.utf8.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 }),
-                        let length = Int(digits)
-                    else { return Violation(status: .badRequest, reason: "malformed Content-Length \"\(value)\"") }
-                    if let previous = contentLength, previous != length {
-                        return Violation(status: .badRequest, reason: "conflicting Content-Length values")
-                    }
-                    contentLength = length
+                // The parser's own reading: `5, 5` and repeated equal fields are one length.
+                switch ASCII.withBytes(value, { HTTP1Fields.readContentLength($0, into: &contentLength) }) {
+                case .valid: break
+                case .malformed: return Violation(status: .badRequest, reason: "malformed Content-Length \"\(value)\"")
+                case .conflicting: return Violation(status: .badRequest, reason: "conflicting Content-Length values")
                 }
             } else if ASCII.equals(name, "transfer-encoding") {
                 for coding in value.split(separator: ",", omittingEmptySubsequences: false) {
@@ -93,20 +87,7 @@ struct RequestRules: Sendable {
 
     /// RFC 9110 §5.6.2 token.
     static func isToken(_ name: String) -> Bool {
-        if name.isEmpty { return false }
-        for byte in name.utf8 {
-            switch byte {
-            case UInt8(ascii: "a")...UInt8(ascii: "z"), UInt8(ascii: "A")...UInt8(ascii: "Z"), UInt8(ascii: "0")...UInt8(ascii: "9"):
-                continue
-            case UInt8(ascii: "!"), UInt8(ascii: "#"), UInt8(ascii: "$"), UInt8(ascii: "%"), UInt8(ascii: "&"), UInt8(ascii: "'"),
-                UInt8(ascii: "*"), UInt8(ascii: "+"), UInt8(ascii: "-"), UInt8(ascii: "."), UInt8(ascii: "^"), UInt8(ascii: "_"),
-                UInt8(ascii: "`"), UInt8(ascii: "|"), UInt8(ascii: "~"):
-                continue
-            default:
-                return false
-            }
-        }
-        return true
+        !name.isEmpty && name.utf8.allSatisfy(HTTP1Parser.isTokenByte)
     }
 
     /// RFC 9110 §5.5: visible characters, space, tab and obs-text; no CR, LF, NUL or other controls.
