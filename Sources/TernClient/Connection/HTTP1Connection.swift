@@ -16,7 +16,10 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     typealias OutboundOut = HTTPClientRequestPart
 
     let id: PoolStateMachine.ConnectionID
-    private weak var pool: OriginPool?
+    /// Strong, not weak: a weak reference would give the pool a side table, and every retain and
+    /// release of it on the hot path would take the runtime's slow path. The cycle with the pool's
+    /// table of connections ends when the channel's handlers are removed at close.
+    private var pool: OriginPool?
     private let readTimeout: TimeAmount?
     private let decompresses: Bool
     private var context: ChannelHandlerContext?
@@ -54,12 +57,17 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
-        if !self.decompresses { self.codec = try? context.pipeline.syncOperations.handler(type: HTTP1ClientCodec.self) }
+        if !self.decompresses {
+            self.codec = try? context.pipeline.syncOperations.handler(type: HTTP1ClientCodec.self)
+            self.codec?.connection = self  // response parts come to `receive(_:)` directly
+        }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        self.codec?.connection = nil
         self.codec = nil
+        self.pool = nil
     }
 
     private func write(_ part: HTTPClientRequestPart, context: ChannelHandlerContext) {
@@ -180,12 +188,18 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.receive(self.unwrapInboundIn(data))
+    }
+
+    /// A response part, from the codec by a direct call (`HTTP1ClientCodec.connection`) or through
+    /// the pipeline (from the decompressor).
+    func receive(_ part: HTTPClientResponsePart) {
         guard let execution = self.execution else {
             // Bytes nobody asked for: the server is out of step with us.
             self.close()
             return
         }
-        switch self.unwrapInboundIn(data) {
+        switch part {
         case .head(var head):
             let status = head.status.code
             if status == 204 || status == 304 || (100..<200).contains(status) { self.responseHasNoBody = true }

@@ -25,6 +25,9 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
     private var pending = PendingMethods()
 
     private var context: ChannelHandlerContext?
+    /// The connection right behind, which takes response parts by a direct call (it sets and
+    /// clears this itself, when no decompressor sits in between).
+    var connection: HTTP1Connection?
 
     init(maxHeadBytes: Int) {
         self.input = HTTP1Input(HTTP1Parser(kind: .response, maxHeadBytes: maxHeadBytes, maxFieldCount: Int(UInt16.max) - 1))
@@ -36,6 +39,7 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        self.connection = nil
     }
 
     // MARK: Requests
@@ -106,13 +110,21 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
         case .responseHead(let head):
             self.pending.removeFirst()
             self.answerNext()
-            context.fireChannelRead(self.wrapInboundOut(.head(head)))
+            self.pass(.head(head), context: context)
         case .body(let part):
-            context.fireChannelRead(self.wrapInboundOut(.body(part)))
+            self.pass(.body(part), context: context)
         case .end(let trailers):
-            context.fireChannelRead(self.wrapInboundOut(.end(trailers)))
+            self.pass(.end(trailers), context: context)
         case .requestHead:
             preconditionFailure("a response parser parsed a request")
+        }
+    }
+
+    private func pass(_ part: HTTPClientResponsePart, context: ChannelHandlerContext) {
+        if let connection = self.connection {
+            connection.receive(part)
+        } else {
+            context.fireChannelRead(self.wrapInboundOut(part))
         }
     }
 

@@ -96,6 +96,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     func handlerAdded(context: ChannelHandlerContext) {
         self.context = context
         self.requestGuard = try? context.pipeline.syncOperations.handler(type: RequestGuard.self)
+        self.requestGuard?.proxy = self  // it hands request parts to `receive(_:)` directly
         self.codec = try? context.pipeline.syncOperations.handler(type: HTTP1ServerCodec.self)
         if let address = context.channel.remoteAddress?.ipAddress { self.clientAddress = address }
         else if context.channel.remoteAddress != nil || context.channel.localAddress?.protocol == .unix { self.clientAddress = "unix" }
@@ -103,6 +104,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        self.requestGuard?.proxy = nil
         self.requestGuard = nil
         self.codec = nil
     }
@@ -113,7 +115,16 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         // `self.unwrapInboundIn`, not `Self.`, in every handler of ours: Swift 6.3 specializes NIO's
         // instance helper for the handler's types, but calls the static one unspecialized, which
         // builds the part's generic metadata again at every call (a tenth of NIOCore's share).
-        let part = self.unwrapInboundIn(data)
+        self.receive(self.unwrapInboundIn(data), context: context)
+    }
+
+    /// A request part from the guard in front by a direct call (`RequestGuard.proxy`).
+    func receive(_ part: HTTPServerRequestPart) {
+        guard let context = self.context else { return }
+        self.receive(part, context: context)
+    }
+
+    private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         if !self.queued.isEmpty || (self.state != .idle && part.isHead) {
             self.queued.append(part)
             return

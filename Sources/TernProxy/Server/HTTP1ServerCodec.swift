@@ -29,6 +29,9 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     private var pending = PendingMethods()
 
     private var context: ChannelHandlerContext?
+    /// The guard right behind, which takes request parts by a direct call (set by
+    /// `ListenerGuards.addHTTPHandlers`): no `NIOAny` box, no dynamic cast, no hop per part.
+    var requestGuard: RequestGuard?
 
     init(maxHeadBytes: Int, maxFieldCount: Int) {
         self.input = HTTP1Input(HTTP1Parser(kind: .request, maxHeadBytes: maxHeadBytes, maxFieldCount: maxFieldCount))
@@ -40,6 +43,7 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        self.requestGuard = nil
         // A protocol switch takes the codec out: bytes sent before the 101 are dropped, as the
         // client must wait for it (RFC 6455 §4.1).
         _ = self.input.takeRest()
@@ -48,9 +52,27 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Requests
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.receive(self.unwrapInboundIn(data), context: context)
+    }
+
+    /// Bytes from the header timer in front by a direct call (`HeadTimer.codec`).
+    func receive(_ bytes: ByteBuffer) {
+        guard let context = self.context else { return }
+        self.receive(bytes, context: context)
+    }
+
+    private func receive(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
         guard !self.input.parser.hasStopped else { return }
-        self.input.append(self.unwrapInboundIn(data))
+        self.input.append(bytes)
         if !self.decoding { self.decode(context: context) }
+    }
+
+    private func pass(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        if let requestGuard = self.requestGuard {
+            requestGuard.receive(part)
+        } else {
+            context.fireChannelRead(self.wrapInboundOut(part))
+        }
     }
 
     /// Hands on each part parsed. A part handed on may lead, through the handlers behind, to more
@@ -63,11 +85,11 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
                 switch event {
                 case .requestHead(let head):
                     self.pending.append(head.method)
-                    context.fireChannelRead(self.wrapInboundOut(.head(head)))
+                    self.pass(.head(head), context: context)
                 case .body(let part):
-                    context.fireChannelRead(self.wrapInboundOut(.body(part)))
+                    self.pass(.body(part), context: context)
                 case .end(let trailers):
-                    context.fireChannelRead(self.wrapInboundOut(.end(trailers)))
+                    self.pass(.end(trailers), context: context)
                 case .responseHead:
                     preconditionFailure("a request parser parsed a response")
                 }

@@ -62,14 +62,16 @@ struct ListenerGuards: Sendable {
         let timer = HeadTimer(
             timeout: self.limits.headerTimeout.timeAmount, keepAliveTimeout: self.limits.keepAliveTimeout.timeAmount,
             logger: self.logger)
+        let codec = HTTP1ServerCodec(
+            maxHeadBytes: self.maxHeadBytes, maxFieldCount: min(Int(UInt16.max) - 1, self.limits.maxHeaderCount + 1))
+        let requestGuard = RequestGuard(
+            rules: self.rules, rateLimiter: self.rateLimiter, sharedRateLimiter: self.sharedRateLimiter,
+            allowList: self.allowList, timer: timer, loop: loop, logger: self.logger)
         try sync.addHandler(timer, name: Self.headTimerName)
-        try sync.addHandler(
-            HTTP1ServerCodec(maxHeadBytes: self.maxHeadBytes, maxFieldCount: min(Int(UInt16.max) - 1, self.limits.maxHeaderCount + 1)),
-            name: Self.codecName)
-        try sync.addHandler(
-            RequestGuard(
-                rules: self.rules, rateLimiter: self.rateLimiter, sharedRateLimiter: self.sharedRateLimiter,
-                allowList: self.allowList, timer: timer, loop: loop, logger: self.logger),
-            name: Self.requestGuardName)
+        try sync.addHandler(codec, name: Self.codecName)
+        try sync.addHandler(requestGuard, name: Self.requestGuardName)
+        // Reads go from each to the next by a direct call (each clears its link when removed).
+        timer.codec = codec
+        codec.requestGuard = requestGuard
     }
 }

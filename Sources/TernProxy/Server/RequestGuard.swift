@@ -157,6 +157,9 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     private var refusing = false
     private var pending: (status: HTTPResponseStatus, version: HTTPVersion, retryAfter: Int?)?
     private var context: ChannelHandlerContext?
+    /// The proxy handler right behind, which takes parts by a direct call; it sets and clears this
+    /// itself (`ProxyHandler.handlerAdded`).
+    var proxy: ProxyHandler?
 
     init(
         rules: RequestRules, rateLimiter: RateLimiter?, sharedRateLimiter: SharedRateLimiter? = nil, allowList: [AddressRange] = [],
@@ -178,17 +181,35 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.receive(self.unwrapInboundIn(data), context: context)
+    }
+
+    /// A request part from the codec in front by a direct call (`HTTP1ServerCodec.requestGuard`).
+    func receive(_ part: HTTPServerRequestPart) {
+        guard let context = self.context else { return }
+        self.receive(part, context: context)
+    }
+
+    private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         guard !self.refusing else { return }
-        let part = self.unwrapInboundIn(data)
         if self.awaitingAdmission != nil {
             self.held.append(.part(part))
             return
         }
-        self.handle(part, data: data, context: context)
+        self.handle(part, context: context)
     }
 
-    /// `data`: the part as it came (passed on as it is); nil for a part that was held.
-    private func handle(_ part: HTTPServerRequestPart, data: NIOAny?, context: ChannelHandlerContext) {
+    /// Hands a part on: to the proxy handler directly when it is the one behind (no `NIOAny` box,
+    /// no cast, no hop), else through the pipeline.
+    private func pass(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+        if let proxy = self.proxy {
+            proxy.receive(part)
+        } else {
+            context.fireChannelRead(self.wrapInboundOut(part))
+        }
+    }
+
+    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
         case .head(let head):
             self.timer?.headComplete()
@@ -215,7 +236,7 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         case .body:
             break
         }
-        context.fireChannelRead(data ?? self.wrapInboundOut(part))
+        self.pass(part, context: context)
     }
 
     /// A head passed every check: its request is under way until its response ends.
@@ -243,13 +264,13 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
             return self.refuseRate(wait, version: head.version, context: context)
         }
         self.requestAdmitted()
-        context.fireChannelRead(self.wrapInboundOut(.head(head)))
+        self.pass(.head(head), context: context)
         var index = 0
         while index < self.held.count, self.awaitingAdmission == nil, !self.refusing, self.active {
             let item = self.held[index]
             index += 1
             switch item {
-            case .part(let part): self.handle(part, data: nil, context: context)
+            case .part(let part): self.handle(part, context: context)
             case .error(let error): self.errorCaught(context: context, error: error)
             }
         }
@@ -285,6 +306,7 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.context = nil
+        self.proxy = nil
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
@@ -419,6 +441,9 @@ final class HeadTimer: ChannelInboundHandler, RemovableChannelHandler {
     private var task: Scheduled<Void>?
     private var scheduledAt: NIODeadline?
     private var context: ChannelHandlerContext?
+    /// The codec right behind, which takes bytes by a direct call (set by
+    /// `ListenerGuards.addHTTPHandlers`).
+    var codec: HTTP1ServerCodec?
     /// Set by `RequestGuard`: a response is under way, so no 408 can be written in between.
     var responseInProgress = false {
         didSet { if !self.responseInProgress, case .between = self.state { self.becameIdle() } }
@@ -439,6 +464,7 @@ final class HeadTimer: ChannelInboundHandler, RemovableChannelHandler {
         self.task?.cancel()
         self.task = nil
         self.context = nil
+        self.codec = nil
     }
 
     func channelActive(context: ChannelHandlerContext) {
@@ -453,6 +479,15 @@ final class HeadTimer: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
+        self.noteBytes()
+        if let codec = self.codec {
+            codec.receive(self.unwrapInboundIn(data))
+        } else {
+            context.fireChannelRead(data)
+        }
+    }
+
+    private func noteBytes() {
         switch self.state {
         case .awaitingHead(bytes: false):
             self.state = .awaitingHead(bytes: true)
@@ -463,7 +498,6 @@ final class HeadTimer: ChannelInboundHandler, RemovableChannelHandler {
         case .awaitingHead(bytes: true), .inRequest:
             break
         }
-        context.fireChannelRead(data)
     }
 
     func headComplete() {
@@ -505,8 +539,11 @@ final class HeadTimer: ChannelInboundHandler, RemovableChannelHandler {
     private func schedule(at deadline: NIODeadline) {
         guard let context = self.context else { return }
         self.scheduledAt = deadline
-        self.task = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [weak self] in
-            self?.fired()
+        // Captured strongly (the task is cancelled when the channel goes inactive or the handler is
+        // removed): `weak` would give this handler a side table, making every retain and release of
+        // it, one per pipeline hop, take the runtime's slow path.
+        self.task = context.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            self.fired()
         }
     }
 
