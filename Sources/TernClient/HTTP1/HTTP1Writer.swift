@@ -124,31 +124,62 @@ package struct HTTP1Writer {
     ) {
         let dropCoding = framing == .dropCoding || framing == .chunked || framing == .dropLengthAndCoding
         let dropLength = framing == .dropLengthAndCoding
-        // One reservation for the whole section, so the writes below do not each check capacity
-        // against a growing buffer.
-        var size = 64
+        // The whole section is copied into one reserved stretch of the buffer by pointer: each
+        // `ByteBuffer.write` checks uniqueness and capacity and slices its storage, four times a
+        // field, which was half of what writing a head cost.
+        let chunkedLine: StaticString = "transfer-encoding: chunked\r\n"
+        var size = 2 + chunkedLine.utf8CodeUnitCount
         for (name, value) in fields { size += name.utf8.count + value.utf8.count + 4 }
         if let first { size += first.0.utf8.count + first.1.utf8.count + 4 }
         if let second { size += second.0.utf8.count + second.1.utf8.count + 4 }
-        self.out.reserveCapacity(minimumWritableBytes: size)
-        for (name, value) in fields {
-            let count = name.utf8.count
-            if dropCoding && count == 17 && ASCII.equals(name, "transfer-encoding") { continue }
-            if dropLength && count == 14 && ASCII.equals(name, "content-length") { continue }
-            if let omit, omit(name) { continue }
-            self.field(name, value)
+        self.out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { buffer in
+            let start = buffer.baseAddress!
+            var next = start
+            for (name, value) in fields {
+                let count = name.utf8.count
+                if dropCoding && count == 17 && ASCII.equals(name, "transfer-encoding") { continue }
+                if dropLength && count == 14 && ASCII.equals(name, "content-length") { continue }
+                if let omit, omit(name) { continue }
+                next = Self.putField(name, value, at: next)
+            }
+            if let first { next = Self.putField(first.0, first.1, at: next) }
+            if let second { next = Self.putField(second.0, second.1, at: next) }
+            if framing == .chunked { next = Self.put(chunkedLine, at: next) }
+            next = Self.put("\r\n", at: next)
+            let written = next - start
+            precondition(written <= buffer.count, "HTTP1Writer: a head's fields overran their reservation")
+            return written
         }
-        if let first { self.field(first.0, first.1) }
-        if let second { self.field(second.0, second.1) }
-        if framing == .chunked { self.out.writeStaticString("transfer-encoding: chunked\r\n") }
-        self.out.writeStaticString("\r\n")
     }
 
-    private mutating func field(_ name: String, _ value: String) {
-        self.out.writeString(name)
-        self.out.writeStaticString(": ")
-        self.out.writeString(value)
-        self.out.writeStaticString("\r\n")
+    private static func putField(_ name: String, _ value: String, at next: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        var next = Self.put(name, at: next)
+        next.storeBytes(of: UInt8(ascii: ":"), as: UInt8.self)
+        (next + 1).storeBytes(of: UInt8(ascii: " "), as: UInt8.self)
+        next = Self.put(value, at: next + 2)
+        next.storeBytes(of: UInt8(ascii: "\r"), as: UInt8.self)
+        (next + 1).storeBytes(of: UInt8(ascii: "\n"), as: UInt8.self)
+        return next + 2
+    }
+
+    /// Copies a string's UTF-8 to `next` (which has room for it); returns the byte after it.
+    private static func put(_ string: String, at next: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        let copied = string.utf8.withContiguousStorageIfAvailable { bytes in
+            if let base = bytes.baseAddress { next.copyMemory(from: base, byteCount: bytes.count) }
+            return bytes.count
+        }
+        if let copied { return next + copied }
+        var position = next
+        for byte in string.utf8 {
+            position.storeBytes(of: byte, as: UInt8.self)
+            position += 1
+        }
+        return position
+    }
+
+    private static func put(_ string: StaticString, at next: UnsafeMutableRawPointer) -> UnsafeMutableRawPointer {
+        next.copyMemory(from: string.utf8Start, byteCount: string.utf8CodeUnitCount)
+        return next + string.utf8CodeUnitCount
     }
 
     private static func writeVersion(_ version: HTTPVersion, to out: inout ByteBuffer) {
