@@ -177,6 +177,33 @@ final class HTTP1ParserTests: XCTestCase {
         XCTAssertEqual(events.count, 2)
     }
 
+    func testFieldLinesAreScannedEightBytesAtATimeWithoutMissingAControlByte() {
+        // The word test, for every byte value at every position among harmless ones.
+        for position in 0..<8 {
+            for value in 0...255 {
+                var bytes = [UInt8](repeating: UInt8(ascii: "a"), count: 8)
+                bytes[position] = UInt8(value)
+                let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                let control = value < 0x20 || value == 0x7F
+                XCTAssertEqual(HTTP1Parser.hasNoControlByte(word), !control, "byte \(value) at \(position)")
+            }
+        }
+        // And in the parser: a long field with a control byte at each offset (values with
+        // obs-text around it) is refused; without one, it is read whole.
+        let value = "\u{e9}abcdefghijklmnopqrstuvwxyz0123456789"
+        for offset in 0..<value.utf8.count {
+            var bytes = Array("GET / HTTP/1.1\r\nHost: x\r\nX-Long: ".utf8) + Array(value.utf8)
+            bytes.insert(0x01, at: bytes.count - value.utf8.count + offset)
+            var input = HTTP1Input(self.requestParser())
+            input.append(ByteBuffer(bytes: bytes + Array("\r\n\r\n".utf8)))
+            XCTAssertThrowsError(try input.next(), "offset \(offset)") { XCTAssertEqual($0 as? HTTPParserError, .invalidCharactersUsed) }
+            var parser = self.requestParser()
+            let (events, error) = self.parse(&parser, ["GET / HTTP/1.1\r\nHost: x\r\nX-Long: " + value + "\t\r\n\r\n"])
+            XCTAssertNil(error)
+            XCTAssertEqual(events.first, .request("GET", "/", "HTTP/1.1", ["Host=x", "X-Long=" + value]))
+        }
+    }
+
     func testHeadLimitsAreHeaderOverflow() {
         var long = self.requestParser(maxHeadBytes: 100)
         XCTAssertEqual(self.parse(&long, ["GET / HTTP/1.1\r\nX: \(String(repeating: "a", count: 200))\r\n\r\n"]).error, .headerOverflow)

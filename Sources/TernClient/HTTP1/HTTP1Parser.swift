@@ -251,6 +251,14 @@ package struct HTTP1Parser {
             let searchEnd = min(bytes.count, max(limit, 0) + 2)  // the line and its CRLF
             var index = start
             while index < searchEnd {
+                // Field lines: eight bytes at a time while none is a control character (CR and LF
+                // included); the byte loop below takes over at the first that may be one.
+                if !requestLine, index + 8 <= searchEnd,
+                    Self.hasNoControlByte(UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self))
+                {
+                    index += 8
+                    continue
+                }
                 let byte = bytes[index]
                 // A request line is checked as it comes, as llhttp did: a line that goes wrong and
                 // then stops is refused at its first wrong byte, not when `header-timeout` runs out.
@@ -288,6 +296,18 @@ package struct HTTP1Parser {
         case .tooLong:
             try self.fail(.headerOverflow)
         }
+    }
+
+    /// Whether none of a word's eight bytes is below 0x20 or 0x7F (the classic "has a byte less
+    /// than n" and "has a zero byte" tests, exact for whether any byte matches).
+    @inline(__always)
+    static func hasNoControlByte(_ word: UInt64) -> Bool {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let belowSpace = (word &- ones &* 0x20) & ~word & highs
+        let delete = word ^ (ones &* 0x7F)
+        let isDelete = (delete &- ones) & ~delete & highs
+        return belowSpace | isDelete == 0
     }
 
     private mutating func fail(_ error: HTTPParserError) throws(HTTPParserError) -> Never {
