@@ -9,8 +9,9 @@
 #
 # Usage: scripts/bench-agent.sh [--filter REGEX] [--keep]
 #   --filter REGEX     run only the benchmarks whose name contains a match, e.g. 1KiB or 16MiB
-#   BENCH_MAX_SECONDS  measured seconds per benchmark per round (default 4; four benchmarks)
-#   BENCH_ROUNDS       rounds over all four benchmarks (default 3), pooled into one median
+#   BENCH_MAX_SECONDS  measured seconds per benchmark per round (default 4; five benchmarks: the
+#                      two clients' two cases, and the floor of the 16 MiB case, a bare recv loop)
+#   BENCH_ROUNDS       rounds over all five benchmarks (default 3), pooled into one median
 #   BENCH_ORIGIN_PORT  use an origin already listening on 127.0.0.1:PORT instead of spawning
 #                      Benchmarks' BenchOrigin for each benchmark
 #   --keep             keep the JMH exports (the path is printed)
@@ -25,7 +26,7 @@ while [ $# -gt 0 ]; do
     case "$1" in
         --filter) filter="$2"; shift 2 ;;
         --keep) keep=1; shift ;;
-        -h|--help) sed -n '2,19p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -143,5 +144,13 @@ for case, n in REQUESTS.items():
             fa, fh = figures(ra, n), figures(rh, n)
             per_round.append(fratio(ratio(fa[key], fh[key]) if fa and fh else None))
         print(f"  {label:20} {fmt(a, digits):>12} {fmt(h, digits):>12} {fratio(ratio(a, h)):>10}  {target:8}  {' '.join(per_round)}")
+    floor_name = f"floor {case}"
+    if floor_name in samples and agent and ahc:
+        # A blocking recv(2) loop reading the same response: no client reading through the socket
+        # can spend less CPU, whatever its design.
+        floor = figures({k: statistics.median(v) for k, v in samples[floor_name].items()}, n)
+        print(f"  floor (recv loop, same response): {fmt(floor['cpu'])} µs CPU, {fmt(floor['rps'], 0)} downloads/s;"
+              f" the CPU target (0.67x AHC) is {fmt(ahc['cpu'] * 2 / 3)} µs = {fratio(ratio(ahc['cpu'] * 2 / 3, floor['cpu']))} the floor;"
+              f" agent {fratio(ratio(agent['cpu'], floor['cpu']))} the floor, AHC {fratio(ratio(ahc['cpu'], floor['cpu']))}")
 print()
 PY

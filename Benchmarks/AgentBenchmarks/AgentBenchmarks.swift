@@ -10,6 +10,8 @@
 //   16 MiB: one GET of /16m, the body streamed and counted chunk by chunk (never collected)
 // Both clients use a one-thread event loop group created in setup; AsyncHTTPClient's pool is
 // raised to 64 connections per host so both sides keep 64 keep-alive connections open.
+// A third contender in the 16 MiB case is no client: a blocking recv(2) loop reading the same
+// response, the floor any client reading through the socket stands on.
 // scripts/bench-agent.sh turns the per-batch medians into per-request figures and ratios.
 
 import AsyncHTTPClient
@@ -76,6 +78,21 @@ let benchmarks: @Sendable () -> Void = {
         try await Fixture<HTTPClient>.stop(shutdown: { try await $0.shutdown() })
     }
 
+    // MARK: the floor
+
+    // Not a client: one blocking socket reading the same response with recv(2) into a 128 KiB
+    // buffer and counting it. What any client that reads the bytes through the socket pays on this
+    // machine (the kernel's copy, mostly); bench-agent.sh prints it beside the two clients.
+    Benchmark("floor 16MiB download", configuration: large) { benchmark, fixture in
+        await fixture.run(benchmark) { _, url in
+            try recvLoopGet(url, expecting: largeBodyLength)
+        }
+    } setup: {
+        try await Fixture<RecvLoop>.start(path: "/16m", makeClient: { _ in RecvLoop() })
+    } teardown: {
+        try await Fixture<RecvLoop>.stop(shutdown: { _ in })
+    }
+
     // MARK: agent
 
     #if canImport(TernClient)
@@ -140,6 +157,48 @@ func agentGet(_ agent: Agent, _ url: String, expecting length: Int) async throws
     guard received == length else { throw BenchError.length(received, expected: length) }
 }
 #endif
+
+/// The floor's "client": no state; `recvLoopGet` opens a socket per download.
+struct RecvLoop: Sendable {}
+
+/// GET `url` (http://127.0.0.1:PORT/PATH) on a fresh blocking socket and read the response with
+/// recv(2) until the head and `length` body bytes have come; nothing is parsed but the head's end.
+func recvLoopGet(_ url: String, expecting length: Int) throws {
+    let rest = url.dropFirst("http://127.0.0.1:".count)
+    guard let slash = rest.firstIndex(of: "/"), let port = UInt16(rest[..<slash]) else { throw BenchError.origin("bad URL \(url)") }
+    let path = rest[slash...]
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    guard fd >= 0 else { throw BenchError.origin("socket: errno \(errno)") }
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = port.bigEndian
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw BenchError.origin("connect: errno \(errno)") }
+    let request = Array("GET \(path) HTTP/1.1\r\nHost: 127.0.0.1\r\nConnection: close\r\n\r\n".utf8)
+    guard send(fd, request, request.count, 0) == request.count else { throw BenchError.origin("send: errno \(errno)") }
+    let buffer = UnsafeMutableRawBufferPointer.allocate(byteCount: 128 << 10, alignment: 16)
+    defer { buffer.deallocate() }
+    var headLength: Int?
+    var head: [UInt8] = []
+    var received = 0
+    while headLength.map({ received - $0 < length }) ?? true {
+        let count = recv(fd, buffer.baseAddress, buffer.count, 0)
+        guard count > 0 else { break }
+        received += count
+        if headLength == nil {
+            head += buffer[0..<count]
+            if let end = head.indices.dropLast(3).first(where: { head[$0] == 13 && head[$0 + 1] == 10 && head[$0 + 2] == 13 && head[$0 + 3] == 10 }) {
+                headLength = end + 4
+            }
+        }
+    }
+    let body = received - (headLength ?? received)
+    guard body == length else { throw BenchError.length(body, expected: length) }
+}
 
 /// `requestsPerBatch` requests from `concurrency` tasks, each doing its share sequentially.
 func smallBatch(_ request: @escaping @Sendable () async throws -> Void) async throws {
