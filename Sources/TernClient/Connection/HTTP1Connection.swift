@@ -70,6 +70,10 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         self.pool = nil
     }
 
+    private func flush(_ context: ChannelHandlerContext) {
+        if let codec = self.codec { codec.flushRequest() } else { context.flush() }
+    }
+
     private func write(_ part: HTTPClientRequestPart, context: ChannelHandlerContext) {
         if let codec = self.codec {
             codec.writeRequest(part, promise: nil)
@@ -110,7 +114,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         case .stream:
             break
         }
-        context.flush()
+        self.flush(context)
         if let timeout = execution.readTimeout ?? self.readTimeout {
             // One timer per connection, not per request: it re-arms itself from `lastActivity`.
             if self.readTimer == nil || timeout < self.currentReadTimeout {
@@ -135,7 +139,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         // An upload in progress is activity: the server owes us nothing until it has the body.
         self.lastActivity = .now()
         self.write(.body(.byteBuffer(buffer)), context: context)
-        context.flush()
+        self.flush(context)
         return context.channel.isWritable
     }
 
@@ -144,7 +148,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         self.requestDone = true
         self.lastActivity = .now()
         self.write(.end(trailers), context: context)
-        context.flush()
+        self.flush(context)
     }
 
     func pauseReading() {

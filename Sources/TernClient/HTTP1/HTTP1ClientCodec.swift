@@ -79,6 +79,12 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
         context.flush()
     }
 
+    /// A flush from the handler behind by a direct call, as `writeRequest`.
+    func flushRequest() {
+        guard let context = self.context else { return }
+        self.flush(context: context)
+    }
+
     /// Tells the parser about the request the next response answers.
     private func answerNext() {
         self.input.parser.answeringHEAD = self.pending.firstIsHEAD

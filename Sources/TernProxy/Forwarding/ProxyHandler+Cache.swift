@@ -329,7 +329,7 @@ extension ProxyHandler {
                     self.endStoredResponse(context: context)
                     return
                 }
-                context.flush()
+                self.flush(context)
                 if context.channel.isWritable {
                     self.serving = serving
                     self.fetchStoredChunk(cache: cache)

@@ -344,7 +344,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     }
 
     func responseReadComplete(execution: RequestExecution) {
-        self.context?.flush()
+        if let context = self.context { self.flush(context) }
     }
 
     func responseEnd(_ trailers: HTTPHeaders?, execution: RequestExecution) {
@@ -566,6 +566,11 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         }
     }
 
+    /// Flushes: straight to the codec in front when there is one (no hop through the pipeline).
+    func flush(_ context: ChannelHandlerContext) {
+        if let codec = self.codec { codec.flushResponse() } else { context.flush() }
+    }
+
     /// Ends the response; when the connection must not be reused, closes it once the end is written.
     func writeEnd(context: ChannelHandlerContext) {
         let limit = self.runtime?.configuration.limits.maxRequestsPerConnection ?? .max
@@ -573,14 +578,14 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         guard !self.keepAlive || self.quiescing || self.requestsServed + 1 >= limit else {
             self.write(.end(nil), context: context)
             self.requestGuard?.responseEnded()
-            context.flush()
+            self.flush(context)
             return
         }
         self.keepAlive = false
         let written = context.eventLoop.makePromise(of: Void.self)
         self.write(.end(nil), context: context, promise: written)
         self.requestGuard?.responseEnded()
-        context.flush()
+        self.flush(context)
         written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }
 }

@@ -168,6 +168,12 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
         self.writer.writeGathered(context: context, promise: nil)
         context.flush()
     }
+
+    /// A flush from the handler behind by a direct call, as `writeResponse`.
+    func flushResponse() {
+        guard let context = self.context else { return }
+        self.flush(context: context)
+    }
 }
 
 @available(*, unavailable)

@@ -487,6 +487,13 @@ final class HeadTimer: ChannelInboundHandler, RemovableChannelHandler {
         }
     }
 
+    /// Not passed on while the codec is linked: nothing behind it (codec, guard, proxy handler or
+    /// HTTPS redirect) acts on the end of a read cycle, and passing it through them was four hops
+    /// per request. A protocol switch removes this handler before the tunnel, which does use it.
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if self.codec == nil { context.fireChannelReadComplete() }
+    }
+
     private func noteBytes() {
         switch self.state {
         case .awaitingHead(bytes: false):
