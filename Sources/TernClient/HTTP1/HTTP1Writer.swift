@@ -146,9 +146,9 @@ package struct HTTP1Writer {
             if let second { next = Self.putField(second.0, second.1, at: next) }
             if framing == .chunked { next = Self.put(chunkedLine, at: next) }
             next = Self.put("\r\n", at: next)
-            let written = next - start
-            precondition(written <= buffer.count, "HTTP1Writer: a head's fields overran their reservation")
-            return written
+            // `size` counted every byte written above (the same strings; omitted fields too).
+            assert(next - start <= buffer.count, "HTTP1Writer: a head's fields overran their reservation")
+            return next - start
         }
     }
 

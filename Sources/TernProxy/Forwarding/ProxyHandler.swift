@@ -173,7 +173,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             return  // a WebSocket or other protocol switch: UpgradeTunnel.swift
         }
 
-        // Body framing. llhttp has already refused conflicting or malformed framing (400).
+        // Body framing. The parser and RequestGuard have already refused conflicting or malformed
+        // framing (400).
         if head.headers.contains(name: "transfer-encoding") {
             self.bodyMode = .stream(length: nil)
         } else if let text = head.headers.first(name: "content-length"), let length = Int(text) {
@@ -548,7 +549,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     }
 
     func errorCaught(context: ChannelHandlerContext, error: any Error) {
-        // Protocol errors were answered by HTTPServerProtocolErrorHandler; IO errors end the connection.
+        // Protocol errors were answered by RequestGuard; IO errors end the connection.
         context.close(promise: nil)
     }
 

@@ -108,7 +108,7 @@ extension Substring {
     }
 }
 
-/// Sits between NIO's HTTP/1 server codec and the proxy handler (in place of NIO's
+/// Sits between the HTTP/1 server codec (`HTTP1ServerCodec`) and the proxy handler (in place of NIO's
 /// `HTTPServerProtocolErrorHandler`). The handler behind it reports each response's head and end
 /// (`responseStarted`, `responseEnded`). It answers what the decoder refused (431 for a head over
 /// the limits, 400 for the rest), refuses heads that break `RequestRules` or the rate limit, and
