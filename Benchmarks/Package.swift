@@ -9,6 +9,7 @@ let package = Package(
     dependencies: [
         .package(name: "tern", path: ".."),
         .package(url: "https://github.com/apple/swift-nio.git", from: "2.101.2"),
+        .package(url: "https://github.com/apple/swift-nio-ssl.git", from: "2.37.6"),
         .package(url: "https://github.com/swift-server/async-http-client.git", from: "1.37.0"),
         // The mirror holds this repository as both ordo-one/benchmark and ordo-one/package-benchmark
         // (same commits); 1.38 warns that the package-benchmark identity is legacy.
@@ -25,6 +26,16 @@ let package = Package(
                 .product(name: "NIOHTTP1", package: "swift-nio"),
             ],
             path: "Sources/BenchOrigin"
+        ),
+        // The floor of scripts/bench-proxy.sh: the I/O an NIO reverse proxy must do, and nothing else.
+        .executableTarget(
+            name: "ProxyFloor",
+            dependencies: [
+                .product(name: "NIOCore", package: "swift-nio"),
+                .product(name: "NIOPosix", package: "swift-nio"),
+                .product(name: "NIOSSL", package: "swift-nio-ssl"),
+            ],
+            path: "Sources/ProxyFloor"
         ),
         .executableTarget(
             name: "AgentBenchmarks",

@@ -6,7 +6,13 @@
 # request (utime+stime from /proc, before and after the run), plus the ratios tern/nginx.
 # Cases: 1 KiB keep-alive GETs, 1 MiB bodies, and 1 KiB over TLS (HTTPS termination).
 #
-# Rounds: each case runs nginx then tern, ROUNDS times; every round's ratios are printed, then the
+# A third contender is no proxy anyone should run: the floor (Benchmarks' ProxyFloor), the I/O any
+# reverse proxy on SwiftNIO's channels must do (read the request, write it on a pooled keep-alive
+# upstream connection, read the response, write it back, one flush per read cycle, NIOSSL in front
+# for TLS) and nothing else: no header rules, no routing, no limits. tern's CPU per request minus
+# the floor's is what tern's own code costs; the floor's against nginx's is what NIO costs.
+#
+# Rounds: each case runs nginx, tern, then the floor, ROUNDS times; every round's ratios are printed, then the
 # medians of the ratios (this machine is noisy: one round can move by a third).
 #
 # Usage: scripts/bench-proxy.sh [SECONDS] [ROUNDS]      (default 10 s per case and proxy, 3 rounds)
@@ -24,6 +30,12 @@ done
 echo "building tern (release)…" >&2
 swift build -c release --product tern --package-path "$root" -Xswiftc -enforce-exclusivity=unchecked >&2
 tern="$(swift build -c release --product tern --package-path "$root" --show-bin-path)/tern"
+# The floor is built with the same flags, in a build directory of its own (the agent benchmarks'
+# build uses none; sharing one would rebuild NIO at every switch).
+echo "building the floor (Benchmarks' ProxyFloor, release)…" >&2
+floor_build=(swift build -c release --product ProxyFloor --package-path "$root/Benchmarks" --scratch-path "$root/Benchmarks/.build-floor" -Xswiftc -enforce-exclusivity=unchecked)
+"${floor_build[@]}" >&2
+floor="$("${floor_build[@]}" --show-bin-path)/ProxyFloor"
 
 pids=()
 cleanup() {
@@ -41,6 +53,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
     -addext subjectAltName=DNS:localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 
 origin_port=18090; nginx_port=18091; nginx_tls_port=18092; tern_port=18093; tern_tls_port=18094
+floor_port=18095; floor_tls_port=18096
 
 cat > "$work/origin.conf" <<EOF
 worker_processes 1;
@@ -109,33 +122,40 @@ run() {
 
 taskset -c 1 nginx -c "$work/nginx-proxy.conf" -p "$work" & nginx_pid=$!; pids+=($nginx_pid)
 taskset -c 1 "$tern" proxy --config "$work/tern.conf" --log-level warning & tern_pid=$!; pids+=($tern_pid)
+taskset -c 1 "$floor" "$floor_port" "$origin_port" "$floor_tls_port" "$work/key.pem" "$work/cert.pem" >/dev/null & floor_pid=$!; pids+=($floor_pid)
 sleep 1
 nginx_worker=$(pgrep -P "$nginx_pid" | head -1)
 
-printf '\ntern proxy vs nginx %s — one worker each pinned to CPU 1; wrk -t1 -c64 on CPU 0 with the origin; %ss per run, %s rounds\n' \
+printf '\ntern proxy vs nginx %s, and the NIO floor — one worker each pinned to CPU 1; wrk -t1 -c64 on CPU 0 with the origin; %ss per run, %s rounds\n' \
     "$(nginx -v 2>&1 | sed 's/.*\///')" "$seconds" "$rounds"
 printf '%-18s %-6s %12s %10s %14s\n' case proxy "requests/s" "p99" "CPU µs/req"
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { print a / b }'; }
 summary=""
 for case in "1KiB:http:/1k" "1MiB:http:/1m" "1KiB-TLS:https:/1k"; do
     IFS=: read -r name scheme path <<<"$case"
-    if [ "$scheme" = https ]; then n_url="https://127.0.0.1:$nginx_tls_port$path"; t_url="https://127.0.0.1:$tern_tls_port$path"
-    else n_url="http://127.0.0.1:$nginx_port$path"; t_url="http://127.0.0.1:$tern_port$path"; fi
-    rate_ratios=""; cpu_ratios=""; n_rates=""; t_rates=""; n_cpus=""; t_cpus=""
+    if [ "$scheme" = https ]; then n_url="https://127.0.0.1:$nginx_tls_port$path"; t_url="https://127.0.0.1:$tern_tls_port$path"; f_url="https://127.0.0.1:$floor_tls_port$path"
+    else n_url="http://127.0.0.1:$nginx_port$path"; t_url="http://127.0.0.1:$tern_port$path"; f_url="http://127.0.0.1:$floor_port$path"; fi
+    rate_ratios=""; cpu_ratios=""; floor_ratios=""; over_floor=""; n_rates=""; t_rates=""; n_cpus=""; t_cpus=""; f_cpus=""
     for round in $(seq "$rounds"); do
         read -r n_rps n_p99 n_cpu n_err <<<"$(run "$nginx_worker" "$n_url")"
         read -r t_rps t_p99 t_cpu t_err <<<"$(run "$tern_pid" "$t_url")"
+        read -r f_rps f_p99 f_cpu f_err <<<"$(run "$floor_pid" "$f_url")"
         printf '%-18s %-6s %12s %10s %14s %s\n' "$name" nginx "$n_rps" "$n_p99" "$n_cpu" "${n_err:-}"
         printf '%-18s %-6s %12s %10s %14s %s\n' "$name" tern "$t_rps" "$t_p99" "$t_cpu" "${t_err:-}"
-        awk -v a="$t_rps" -v b="$n_rps" -v c="$t_cpu" -v d="$n_cpu" \
-            'BEGIN { printf "%-18s %-6s %11.2fx %10s %13.2fx\n", "", "ratio", a / b, "", c / d }'
-        rate_ratios+="$(awk -v a="$t_rps" -v b="$n_rps" 'BEGIN { print a / b }')"$'\n'
-        cpu_ratios+="$(awk -v c="$t_cpu" -v d="$n_cpu" 'BEGIN { print c / d }')"$'\n'
-        n_rates+="$n_rps"$'\n'; t_rates+="$t_rps"$'\n'; n_cpus+="$n_cpu"$'\n'; t_cpus+="$t_cpu"$'\n'
+        printf '%-18s %-6s %12s %10s %14s %s\n' "$name" floor "$f_rps" "$f_p99" "$f_cpu" "${f_err:-}"
+        awk -v a="$t_rps" -v b="$n_rps" -v c="$t_cpu" -v d="$n_cpu" -v f="$f_cpu" \
+            'BEGIN { printf "%-18s %-6s %11.2fx %10s %13.2fx   (tern/floor CPU %.2fx, floor/nginx %.2fx)\n", "", "ratio", a / b, "", c / d, c / f, f / d }'
+        rate_ratios+="$(ratio "$t_rps" "$n_rps")"$'\n'
+        cpu_ratios+="$(ratio "$t_cpu" "$n_cpu")"$'\n'
+        floor_ratios+="$(ratio "$f_cpu" "$n_cpu")"$'\n'
+        over_floor+="$(ratio "$t_cpu" "$f_cpu")"$'\n'
+        n_rates+="$n_rps"$'\n'; t_rates+="$t_rps"$'\n'; n_cpus+="$n_cpu"$'\n'; t_cpus+="$t_cpu"$'\n'; f_cpus+="$f_cpu"$'\n'
     done
-    summary+="$(printf '%-10s nginx %9.0f req/s %7.1f µs   tern %9.0f req/s %7.1f µs   ratio %5.2fx req/s %5.2fx CPU' "$name" \
+    summary+="$(printf '%-10s nginx %9.0f req/s %7.1f µs   tern %9.0f req/s %7.1f µs   ratio %5.2fx req/s %5.2fx CPU   floor %7.1f µs = %5.2fx nginx, tern = %5.2fx floor' "$name" \
         "$(printf '%s' "$n_rates" | median)" "$(printf '%s' "$n_cpus" | median)" \
         "$(printf '%s' "$t_rates" | median)" "$(printf '%s' "$t_cpus" | median)" \
-        "$(printf '%s' "$rate_ratios" | median)" "$(printf '%s' "$cpu_ratios" | median)")"$'\n'
+        "$(printf '%s' "$rate_ratios" | median)" "$(printf '%s' "$cpu_ratios" | median)" \
+        "$(printf '%s' "$f_cpus" | median)" "$(printf '%s' "$floor_ratios" | median)" "$(printf '%s' "$over_floor" | median)")"$'\n'
 done
 printf '\nmedians over %s rounds (the ratio columns are the medians of each round'"'"'s ratio):\n%s' "$rounds" "$summary"
