@@ -46,15 +46,56 @@ final class HeaderRewritingTests: XCTestCase {
     }
 
     func testForwardedFieldsReplaceWhatTheClientSent() {
-        var plain = HTTPHeaders([("Host", "a")])
-        HeaderRewriting.setForwarded(&plain, client: "10.0.0.1", proto: "https", host: "a")
+        let ours = HeaderRewriting.Forwarded(client: "10.0.0.1", proto: "https", host: "a")
+        let plain = HeaderRewriting.upstreamFields(HTTPHeaders([("Host", "a")]), forwarded: ours, via: nil)
         XCTAssertEqual(
             plain.map { "\($0.name): \($0.value)" },
             ["Host: a", "X-Forwarded-For: 10.0.0.1", "X-Forwarded-Proto: https", "X-Forwarded-Host: a"])
 
-        var forged = HTTPHeaders([("x-forwarded-for", "6.6.6.6"), ("X-FORWARDED-PROTO", "gopher"), ("X-Forwarded-Host", "evil"), ("X-A", "1")])
-        HeaderRewriting.setForwarded(&forged, client: "10.0.0.1", proto: "http", host: nil)
+        let sent = HTTPHeaders([("x-forwarded-for", "6.6.6.6"), ("X-FORWARDED-PROTO", "gopher"), ("X-Forwarded-Host", "evil"), ("X-A", "1")])
+        let forged = HeaderRewriting.upstreamFields(sent, forwarded: .init(client: "10.0.0.1", proto: "http", host: nil), via: nil)
         XCTAssertEqual(
             forged.map { "\($0.name): \($0.value)" }, ["X-A: 1", "X-Forwarded-For: 10.0.0.1", "X-Forwarded-Proto: http"])
+
+        // `x-forwarded off`: what the client sent goes on untouched.
+        let kept = HeaderRewriting.upstreamFields(sent, forwarded: nil, via: nil)
+        XCTAssertEqual(kept.map { "\($0.name): \($0.value)" }, sent.map { "\($0.name): \($0.value)" })
+    }
+
+    func testViaIsExtendedOnceWithEveryHopTheClientListed() {
+        let sent = HTTPHeaders([("Via", "1.0 a"), ("Accept", "*/*"), ("via", "1.1 b, 1.1 c")])
+        let fields = HeaderRewriting.upstreamFields(sent, forwarded: nil, via: "1.1 tern")
+        XCTAssertEqual(fields.map { "\($0.name): \($0.value)" }, ["Accept: */*", "Via: 1.0 a, 1.1 b, 1.1 c, 1.1 tern"])
+        let none = HeaderRewriting.upstreamFields(HTTPHeaders([("Accept", "*/*")]), forwarded: nil, via: "1.0 tern")
+        XCTAssertEqual(none.map { "\($0.name): \($0.value)" }, ["Accept: */*", "Via: 1.0 tern"])
+        // `via off`: the client's Via goes on as it came.
+        XCTAssertEqual(HeaderRewriting.upstreamFields(sent, forwarded: nil, via: nil).count, 3)
+
+        // A response's Via, extended in place, the same way.
+        var response = sent
+        HeaderRewriting.appendVia(&response, version: .http1_1)
+        XCTAssertEqual(response.map { "\($0.name): \($0.value)" }, ["Accept: */*", "Via: 1.0 a, 1.1 b, 1.1 c, 1.1 tern"])
+    }
+
+    /// The one-pass upstream fields leave out exactly what `removeHopByHop` removes.
+    func testUpstreamFieldsDropWhatRemoveHopByHopDrops() {
+        let rows: [[(String, String)]] = [
+            [("Host", "a"), ("Accept", "*/*")],
+            [("Connection", "keep-alive"), ("Content-Length", "5")],
+            [("Connection", "X-Secret, keep-alive"), ("X-Secret", "s"), ("x-secret", "t"), ("X-A", "1")],
+            [("Connection", "keep-alive"), ("Connection", "x-b"), ("X-B", "b"), ("X-C", "c")],
+            [
+                ("Keep-Alive", "timeout=5"), ("Proxy-Connection", "x"), ("TE", "trailers"), ("Trailer", "X"),
+                ("Transfer-Encoding", "chunked"), ("Upgrade", "h2c"), ("Proxy-Authenticate", "Basic"),
+                ("Proxy-Authorization", "Basic x"), ("Date", "d"),
+            ],
+            [("User-Agent", "u"), ("CONNECTION", "close"), ("Upgradf", "x"), ("KEEP-ALIVE", "1"), ("Të", "t")],
+        ]
+        for row in rows {
+            var removed = HTTPHeaders(row)
+            HeaderRewriting.removeHopByHop(&removed)
+            let fields = HeaderRewriting.upstreamFields(HTTPHeaders(row), forwarded: nil, via: nil)
+            XCTAssertEqual(fields.map { "\($0.name): \($0.value)" }, removed.map { "\($0.name): \($0.value)" }, "\(row)")
+        }
     }
 }

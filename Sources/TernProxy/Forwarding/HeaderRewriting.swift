@@ -64,30 +64,60 @@ enum HeaderRewriting {
         ASCII.equals(token, "close") || ASCII.equals(token, "keep-alive")
     }
 
-    /// Client-sent `X-Forwarded-*` are replaced by what this proxy knows (never trusted, never
-    /// appended to: a client could otherwise forge its address).
-    /// One pass finds which the client sent (most send none): only those are searched again.
-    static func setForwarded(_ headers: inout HTTPHeaders, client: String, proto: String, host: String?) {
-        var sent: UInt8 = 0  // 1: -For, 2: -Proto, 4: -Host
-        for (name, _) in headers {
-            switch name.utf8.count {
-            case 15: if ASCII.equals(name, "x-forwarded-for") { sent |= 1 }
-            case 16: if ASCII.equals(name, "x-forwarded-host") { sent |= 4 }
-            case 17: if ASCII.equals(name, "x-forwarded-proto") { sent |= 2 }
-            default: break
+    /// What this proxy knows of a request's client, for `X-Forwarded-For`, `-Proto` and `-Host`.
+    struct Forwarded {
+        var client: String
+        var proto: String
+        /// The client's `Host`; nil: no `X-Forwarded-Host`.
+        var host: String?
+    }
+
+    /// The fields of the request to forward, made from the client's in one pass and one array:
+    /// hop-by-hop fields and those `Connection` names left out (as `removeHopByHop`); with
+    /// `forwarded`, client-sent `X-Forwarded-*` replaced by ours (never trusted, never appended to:
+    /// a client could otherwise forge its address); with `via`, our hop appended to `Via` (RFC 9110
+    /// §7.6.3; several client `Via` fields are one list, joined). Ours go last, in that order.
+    /// Copying the client's fields and then editing them cost a scan per edit, and NIO's `add`
+    /// checks each name it is given.
+    static func upstreamFields(_ headers: HTTPHeaders, forwarded: Forwarded?, via hop: String?) -> HTTPHeaders {
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(headers.count + 4)
+        var via: String?
+        var namesOthers = false
+        for (name, value) in headers {
+            if let index = Self.hopByHopIndex(name) {
+                if index == 0, !namesOthers { namesOthers = !Self.namesOnlyStandardTokens(value) }
+                continue
             }
-        }
-        func set(_ name: String, _ value: String?, bit: UInt8) {
-            let present = sent & bit != 0
-            if let value {
-                if present { headers.replaceOrAdd(name: name, value: value) } else { headers.add(name: name, value: value) }
-            } else if present {
-                headers.remove(name: name)
+            if forwarded != nil, Self.isXForwarded(name) { continue }
+            if hop != nil, name.utf8.count == 3, ASCII.equals(name, "via") {
+                via = via.map { $0 + ", " + value } ?? value
+                continue
             }
+            fields.append((name, value))
         }
-        set("X-Forwarded-For", client, bit: 1)
-        set("X-Forwarded-Proto", proto, bit: 2)
-        set("X-Forwarded-Host", host, bit: 4)
+        if namesOthers {
+            // Rare: `Connection` names end-to-end-looking fields; they go too (RFC 9110 §7.6.1).
+            var named: [String] = []
+            for value in headers[canonicalForm: "connection"] where !Self.isStandardConnectionToken(value) { named.append(value.lowercased()) }
+            fields.removeAll { field in named.contains { ASCII.equals(field.0, $0) } }
+        }
+        if let forwarded {
+            fields.append(("X-Forwarded-For", forwarded.client))
+            fields.append(("X-Forwarded-Proto", forwarded.proto))
+            if let host = forwarded.host { fields.append(("X-Forwarded-Host", host)) }
+        }
+        if let hop { fields.append(("Via", via.map { $0 + ", " + hop } ?? hop)) }
+        return HTTPHeaders(fields)
+    }
+
+    private static func isXForwarded(_ name: String) -> Bool {
+        switch name.utf8.count {
+        case 15: return ASCII.equals(name, "x-forwarded-for")
+        case 16: return ASCII.equals(name, "x-forwarded-host")
+        case 17: return ASCII.equals(name, "x-forwarded-proto")
+        default: return false
+        }
     }
 
     /// What passing a response head on unchanged but for the hop-by-hop fields needs to know;
@@ -115,13 +145,15 @@ enum HeaderRewriting {
         version.minor == 0 && version.major == 1 ? "1.0 tern" : "1.1 tern"
     }
 
-    /// RFC 9110 §7.6.3: each proxy appends itself to `Via`.
+    /// RFC 9110 §7.6.3: each proxy appends itself to `Via`. Several `Via` fields are one list: they
+    /// become one field, every hop kept, ours last.
     static func appendVia(_ headers: inout HTTPHeaders, version: HTTPVersion) {
         let hop = Self.via(version)
-        if let existing = headers.first(name: "via") {
-            headers.replaceOrAdd(name: "Via", value: existing + ", " + hop)
-        } else {
+        let existing = headers["via"]
+        if existing.isEmpty {
             headers.add(name: "Via", value: hop)
+        } else {
+            headers.replaceOrAdd(name: "Via", value: (existing + [hop]).joined(separator: ", "))
         }
     }
 

@@ -193,18 +193,10 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         guard let head = self.requestHead, let route = self.route, let group = route.upstream, let runtime = self.runtime,
             let context = self.context, !self.closed
         else { return }
-        var upstream = HTTPRequestHead(version: .http1_1, method: head.method, uri: route.upstreamURI(head.uri), headers: head.headers)
-        // One copy of the client's fields, with room for X-Forwarded-*, Via and Host, instead of a
-        // copy and then a reallocation when the first field is appended.
-        upstream.headers.reserveCapacity(head.headers.count + 5)
-        HeaderRewriting.removeHopByHop(&upstream.headers)
-        let forwarding = runtime.configuration.forwarding
-        if forwarding.xForwarded {
-            HeaderRewriting.setForwarded(
-                &upstream.headers, client: self.clientAddress, proto: self.scheme, host: head.headers.first(name: "host")
-            )
-        }
-        if forwarding.via { HeaderRewriting.appendVia(&upstream.headers, version: head.version) }
+        var upstream = HTTPRequestHead(
+            version: .http1_1, method: head.method, uri: route.upstreamURI(head.uri),
+            headers: self.upstreamFields(head, forwarding: runtime.configuration.forwarding)
+        )
         HeaderRewriting.apply(route.config.requestHeaders, to: &upstream.headers)
         if case .set(let value) = route.config.hostHeader { upstream.headers.replaceOrAdd(name: "Host", value: value) }
         switch self.cacheMode {
@@ -230,6 +222,17 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         self.upstreamHead = upstream
         self.balancer = self.loop.balancer(for: group, generation: runtime.generation)
         self.startUpstream()
+    }
+
+    /// The client's fields as the upstream gets them: `HeaderRewriting.upstreamFields` with what
+    /// this connection knows.
+    func upstreamFields(_ head: HTTPRequestHead, forwarding: ProxyConfiguration.Forwarding) -> HTTPHeaders {
+        HeaderRewriting.upstreamFields(
+            head.headers,
+            forwarded: forwarding.xForwarded
+                ? HeaderRewriting.Forwarded(client: self.clientAddress, proto: self.scheme, host: head.headers.first(name: "host")) : nil,
+            via: forwarding.via ? HeaderRewriting.via(head.version) : nil
+        )
     }
 
     private func startUpstream() {

@@ -24,15 +24,10 @@ extension ProxyHandler {
             return false
         }
         self.keepAlive = false  // whatever the answer, this connection speaks HTTP no more
-        var upstream = HTTPRequestHead(version: .http1_1, method: head.method, uri: route.upstreamURI(head.uri), headers: head.headers)
-        HeaderRewriting.removeHopByHop(&upstream.headers)
-        let forwarding = self.loop.runtime.configuration.forwarding
-        if forwarding.xForwarded {
-            HeaderRewriting.setForwarded(
-                &upstream.headers, client: self.clientAddress, proto: self.scheme, host: head.headers.first(name: "host")
-            )
-        }
-        if forwarding.via { HeaderRewriting.appendVia(&upstream.headers, version: head.version) }
+        var upstream = HTTPRequestHead(
+            version: .http1_1, method: head.method, uri: route.upstreamURI(head.uri),
+            headers: self.upstreamFields(head, forwarding: self.loop.runtime.configuration.forwarding)
+        )
         HeaderRewriting.apply(route.config.requestHeaders, to: &upstream.headers)
         if case .set(let value) = route.config.hostHeader { upstream.headers.replaceOrAdd(name: "Host", value: value) }
         upstream.headers.replaceOrAdd(name: "Connection", value: "upgrade")
