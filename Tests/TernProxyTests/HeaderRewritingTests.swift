@@ -68,6 +68,9 @@ final class HeaderRewritingTests: XCTestCase {
         XCTAssertEqual(fields.map { "\($0.name): \($0.value)" }, ["Accept: */*", "Via: 1.0 a, 1.1 b, 1.1 c, 1.1 tern"])
         let none = HeaderRewriting.upstreamFields(HTTPHeaders([("Accept", "*/*")]), forwarded: nil, via: "1.0 tern")
         XCTAssertEqual(none.map { "\($0.name): \($0.value)" }, ["Accept: */*", "Via: 1.0 tern"])
+        // A Via the client's Connection names goes no further; ours still goes.
+        let named = HTTPHeaders([("Connection", "Via"), ("Via", "1.0 a")])
+        XCTAssertEqual(HeaderRewriting.upstreamFields(named, forwarded: nil, via: "1.1 tern").map { "\($0.name): \($0.value)" }, ["Via: 1.1 tern"])
         // `via off`: the client's Via goes on as it came.
         XCTAssertEqual(HeaderRewriting.upstreamFields(sent, forwarded: nil, via: nil).count, 3)
 

@@ -77,8 +77,8 @@ enum HeaderRewriting {
     /// `forwarded`, client-sent `X-Forwarded-*` replaced by ours (never trusted, never appended to:
     /// a client could otherwise forge its address); with `via`, our hop appended to `Via` (RFC 9110
     /// §7.6.3; several client `Via` fields are one list, joined). Ours go last, in that order.
-    /// Copying the client's fields and then editing them cost a scan per edit, and NIO's `add`
-    /// checks each name it is given.
+    /// One pass and one array, where a copy and then an edit per rule scanned the fields again for
+    /// each.
     static func upstreamFields(_ headers: HTTPHeaders, forwarded: Forwarded?, via hop: String?) -> HTTPHeaders {
         var fields: [(String, String)] = []
         fields.reserveCapacity(headers.count + 4)
@@ -101,6 +101,7 @@ enum HeaderRewriting {
             var named: [String] = []
             for value in headers[canonicalForm: "connection"] where !Self.isStandardConnectionToken(value) { named.append(value.lowercased()) }
             fields.removeAll { field in named.contains { ASCII.equals(field.0, $0) } }
+            if named.contains("via") { via = nil }  // the client's hops, which it said go no further
         }
         if let forwarded {
             fields.append(("X-Forwarded-For", forwarded.client))
