@@ -16,11 +16,25 @@
 # medians of the ratios (this machine is noisy: one round can move by a third).
 #
 # Usage: scripts/bench-proxy.sh [SECONDS] [ROUNDS]      (default 10 s per case and proxy, 3 rounds)
+#
+# A/B: scripts/bench-proxy.sh --against TERN_BINARY [SECONDS] [ROUNDS]   (default 4 s, 12 rounds)
+# measures the tree's tern against another build of it (keep a copy of .build/release/tern from
+# before a change), and nothing else: the two alternate in each round, in the order ABBA, and the
+# summary gives the median and the quartiles of the rounds' ratios (new/base). A change smaller
+# than the quartiles' spread is not one this machine can show.
+#
 # Needs nginx, wrk and openssl (apt-get install -y nginx-light wrk openssl). Loopback only.
 set -euo pipefail
 
-seconds="${1:-10}"
-rounds="${2:-3}"
+against=""
+if [ "${1:-}" = "--against" ]; then
+    against="${2:?--against needs a tern binary}"
+    [ -x "$against" ] || { echo "bench-proxy: $against is not an executable" >&2; exit 2; }
+    against="$(cd "$(dirname "$against")" && pwd)/$(basename "$against")"
+    shift 2
+fi
+seconds="${1:-$([ -n "$against" ] && echo 4 || echo 10)}"
+rounds="${2:-$([ -n "$against" ] && echo 12 || echo 3)}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 work="$(mktemp -d /tmp/tern-bench-proxy.XXXXXX)"
 for tool in nginx wrk openssl taskset; do
@@ -32,10 +46,12 @@ swift build -c release --product tern --package-path "$root" -Xswiftc -enforce-e
 tern="$(swift build -c release --product tern --package-path "$root" --show-bin-path)/tern"
 # The floor is built with the same flags, in a build directory of its own (the agent benchmarks'
 # build uses none; sharing one would rebuild NIO at every switch).
-echo "building the floor (Benchmarks' ProxyFloor, release)…" >&2
-floor_build=(swift build -c release --product ProxyFloor --package-path "$root/Benchmarks" --scratch-path "$root/Benchmarks/.build-floor" -Xswiftc -enforce-exclusivity=unchecked)
-"${floor_build[@]}" >&2
-floor="$("${floor_build[@]}" --show-bin-path)/ProxyFloor"
+if [ -z "$against" ]; then
+    echo "building the floor (Benchmarks' ProxyFloor, release)…" >&2
+    floor_build=(swift build -c release --product ProxyFloor --package-path "$root/Benchmarks" --scratch-path "$root/Benchmarks/.build-floor" -Xswiftc -enforce-exclusivity=unchecked)
+    "${floor_build[@]}" >&2
+    floor="$("${floor_build[@]}" --show-bin-path)/ProxyFloor"
+fi
 
 pids=()
 cleanup() {
@@ -53,7 +69,7 @@ openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 
     -addext subjectAltName=DNS:localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 
 origin_port=18090; nginx_port=18091; nginx_tls_port=18092; tern_port=18093; tern_tls_port=18094
-floor_port=18095; floor_tls_port=18096
+floor_port=18095; floor_tls_port=18096; base_port=18097; base_tls_port=18098
 
 cat > "$work/origin.conf" <<EOF
 worker_processes 1;
@@ -98,6 +114,7 @@ limits {
 upstream origin { server 127.0.0.1:$origin_port }
 route / { proxy origin }
 EOF
+sed -e "s/:$tern_port:/:$base_port:/" -e "s/:$tern_tls_port:/:$base_tls_port:/" "$work/tern.conf" > "$work/base.conf"
 
 taskset -c 0 nginx -c "$work/origin.conf" -p "$work" & pids+=($!)
 sleep 0.5
@@ -120,6 +137,46 @@ run() {
     echo "$rps $p99 $cpu_us ${errors:+($errors)}"
 }
 
+median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
+# quartiles: "q1 q3" of the values on stdin (the medians of the lower and of the upper half)
+quartiles() {
+    sort -g | awk '
+        function med(from, n) { return n % 2 ? v[from + (n - 1) / 2] : (v[from + n / 2 - 1] + v[from + n / 2]) / 2 }
+        { v[NR] = $1 }
+        END { h = int(NR / 2); printf "%.3f-%.3f", med(1, h), med(NR - h + 1, h) }'
+}
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { print a / b }'; }
+
+if [ -n "$against" ]; then
+    taskset -c 1 "$against" proxy --config "$work/base.conf" --log-level warning & base_pid=$!; pids+=($base_pid)
+    taskset -c 1 "$tern" proxy --config "$work/tern.conf" --log-level warning & tern_pid=$!; pids+=($tern_pid)
+    sleep 1
+    printf '\nA/B: new = %s, base = %s; both pinned to CPU 1; wrk -t1 -c64 on CPU 0 with the origin; %ss per run, %s rounds (ABBA)\n' \
+        "$tern" "$against" "$seconds" "$rounds"
+    summary=""
+    for case in "1KiB:http:/1k" "1KiB-TLS:https:/1k"; do
+        IFS=: read -r name scheme path <<<"$case"
+        if [ "$scheme" = https ]; then b_url="https://127.0.0.1:$base_tls_port$path"; t_url="https://127.0.0.1:$tern_tls_port$path"
+        else b_url="http://127.0.0.1:$base_port$path"; t_url="http://127.0.0.1:$tern_port$path"; fi
+        rate_ratios=""; cpu_ratios=""
+        for round in $(seq "$rounds"); do
+            if [ $((round % 4)) = 1 ] || [ $((round % 4)) = 0 ]; then
+                read -r b_rps _ b_cpu _ <<<"$(run "$base_pid" "$b_url")"; read -r t_rps _ t_cpu _ <<<"$(run "$tern_pid" "$t_url")"
+            else
+                read -r t_rps _ t_cpu _ <<<"$(run "$tern_pid" "$t_url")"; read -r b_rps _ b_cpu _ <<<"$(run "$base_pid" "$b_url")"
+            fi
+            printf '%-10s round %2s  base %9s req/s %6s µs   new %9s req/s %6s µs   new/base %5.3fx req/s %5.3fx CPU\n' "$name" "$round" \
+                "$b_rps" "$b_cpu" "$t_rps" "$t_cpu" "$(ratio "$t_rps" "$b_rps")" "$(ratio "$t_cpu" "$b_cpu")"
+            rate_ratios+="$(ratio "$t_rps" "$b_rps")"$'\n'; cpu_ratios+="$(ratio "$t_cpu" "$b_cpu")"$'\n'
+        done
+        summary+="$(printf '%-10s new/base %5.3fx req/s (quartiles %s), %5.3fx CPU per request (quartiles %s)' "$name" \
+            "$(printf '%s' "$rate_ratios" | median)" "$(printf '%s' "$rate_ratios" | quartiles)" \
+            "$(printf '%s' "$cpu_ratios" | median)" "$(printf '%s' "$cpu_ratios" | quartiles)")"$'\n'
+    done
+    printf '\nmedians of the rounds'"'"' ratios over %s rounds:\n%s' "$rounds" "$summary"
+    exit 0
+fi
+
 taskset -c 1 nginx -c "$work/nginx-proxy.conf" -p "$work" & nginx_pid=$!; pids+=($nginx_pid)
 taskset -c 1 "$tern" proxy --config "$work/tern.conf" --log-level warning & tern_pid=$!; pids+=($tern_pid)
 taskset -c 1 "$floor" "$floor_port" "$origin_port" "$floor_tls_port" "$work/key.pem" "$work/cert.pem" >/dev/null & floor_pid=$!; pids+=($floor_pid)
@@ -129,8 +186,6 @@ nginx_worker=$(pgrep -P "$nginx_pid" | head -1)
 printf '\ntern proxy vs nginx %s, and the NIO floor — one worker each pinned to CPU 1; wrk -t1 -c64 on CPU 0 with the origin; %ss per run, %s rounds\n' \
     "$(nginx -v 2>&1 | sed 's/.*\///')" "$seconds" "$rounds"
 printf '%-18s %-6s %12s %10s %14s\n' case proxy "requests/s" "p99" "CPU µs/req"
-median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { print a / b }'; }
 summary=""
 for case in "1KiB:http:/1k" "1MiB:http:/1m" "1KiB-TLS:https:/1k"; do
     IFS=: read -r name scheme path <<<"$case"
