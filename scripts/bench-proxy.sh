@@ -12,8 +12,8 @@
 # for TLS) and nothing else: no header rules, no routing, no limits. tern's CPU per request minus
 # the floor's is what tern's own code costs; the floor's against nginx's is what NIO costs.
 #
-# Rounds: each case runs nginx, tern, then the floor, ROUNDS times; every round's ratios are printed, then the
-# medians of the ratios (this machine is noisy: one round can move by a third).
+# Rounds: each case runs nginx, tern, then the floor, ROUNDS times; every round's ratios are
+# printed, then the medians of the ratios (this machine is noisy: one round can move by a third).
 #
 # Usage: scripts/bench-proxy.sh [SECONDS] [ROUNDS]      (default 10 s per case and proxy, 3 rounds)
 #

@@ -254,7 +254,11 @@ final class Downstream: ChannelInboundHandler {
     /// cycle to this connection), and the next request, if one has come, goes out.
     func responseDone() {
         self.flush()
-        self.throttled = false
+        if self.throttled {
+            // The upstream goes back to the pool reading again, or its next response would hang.
+            self.throttled = false
+            self.upstream?.setReading(true)
+        }
         self.inFlight = false
         self.upstream = nil
         self.forwardNext()
