@@ -24,9 +24,7 @@ enum HeaderRewriting {
         }
         guard present != 0 else { return }
         if namesOthers {
-            for value in headers[canonicalForm: "connection"] where !Self.isStandardConnectionToken(value) {
-                headers.remove(name: String(value))
-            }
+            for name in Self.namedByConnection(headers) { headers.remove(name: name) }
         }
         for index in 0..<Self.hopByHop.count where present & (1 << index) != 0 {
             headers.remove(name: Self.hopByHop[index])
@@ -64,6 +62,12 @@ enum HeaderRewriting {
         ASCII.equals(token, "close") || ASCII.equals(token, "keep-alive")
     }
 
+    /// The fields a message's `Connection` names besides `close` and `keep-alive`, lowercased:
+    /// hop-by-hop too (RFC 9110 §7.6.1). Read only when a `Connection` value names others (rare).
+    private static func namedByConnection(_ headers: HTTPHeaders) -> [String] {
+        headers[canonicalForm: "connection"].filter { !Self.isStandardConnectionToken($0) }.map { $0.lowercased() }
+    }
+
     /// What this proxy knows of a request's client, for `X-Forwarded-For`, `-Proto` and `-Host`.
     struct Forwarded {
         var client: String
@@ -98,8 +102,7 @@ enum HeaderRewriting {
         }
         if namesOthers {
             // Rare: `Connection` names end-to-end-looking fields; they go too (RFC 9110 §7.6.1).
-            var named: [String] = []
-            for value in headers[canonicalForm: "connection"] where !Self.isStandardConnectionToken(value) { named.append(value.lowercased()) }
+            let named = Self.namedByConnection(headers)
             fields.removeAll { field in named.contains { ASCII.equals(field.0, $0) } }
             if named.contains("via") { via = nil }  // the client's hops, which it said go no further
         }
