@@ -417,6 +417,65 @@ final class HTTP1ParserTests: XCTestCase {
         XCTAssertEqual(try self.written([.head(head(.TRACE, [("Content-Length", "0")])), .end(nil)]), "TRACE /p HTTP/1.1\r\n\r\n")
     }
 
+    /// What a request execution knows of its head once its framing fields are set (its
+    /// `framing` and `keepsAlive`) is what the writer and `isKeepAlive` would read from the head.
+    func testExecutionFramingIsWhatTheWriterWouldRead() {
+        let methods: [HTTPMethod] = [.GET, .HEAD, .POST, .PUT, .PATCH, .DELETE, .OPTIONS, .TRACE, .RAW(value: "PURGE")]
+        let bodies: [RequestBody] = [.none, .bytes(ByteBuffer(string: "abc")), .bytes(ByteBuffer()), .stream(length: 5), .stream(length: nil)]
+        let fieldSets: [[(String, String)]] = [
+            [], [("Host", "x")], [("Content-Length", "9"), ("Transfer-Encoding", "gzip, chunked")], [("transfer-encoding", "chunked")],
+            [("Connection", "close")], [("Connection", "Keep-Alive")], [("connection", "keep-alive, close"), ("Connection", "x")],
+            [("Content-Length", "1"), ("Content-Length", "2"), ("Connection", "upgrade")],
+        ]
+        var cases = 0
+        for method in methods {
+            for body in bodies {
+                for version in [HTTPVersion.http1_1, .http1_0] {
+                    for fields in fieldSets {
+                        var head = HTTPRequestHead(version: version, method: method, uri: "/", headers: HTTPHeaders(fields))
+                        let before = head
+                        let keepsAlive = RequestExecution.normalizeFraming(&head, body: body)
+                        XCTAssertEqual(keepsAlive, before.keepsAlive, "\(method) \(version) \(fields)")
+                        XCTAssertEqual(
+                            RequestExecution.framing(head.method, version: head.version, body: body), HTTP1Writer.requestFraming(head),
+                            "\(method) \(body) \(version) \(fields)")
+                        cases += 1
+                    }
+                }
+            }
+        }
+        XCTAssertEqual(cases, 720)
+    }
+
+    /// The writer copies fields into stretches of its buffer reserved at once; heads larger than a
+    /// stretch, fields larger than one, and a tail that does not fit come out whole and in order.
+    func testHeadsOfEverySizeAreWrittenWhole() throws {
+        for sizes in [[10], [1000, 30], [1015, 1, 1], [5000], [700, 700, 700, 3000, 5], Array(repeating: 60, count: 100)] {
+            let fields = sizes.enumerated().map { ("X-\($0.offset)", String(repeating: "v", count: $0.element)) }
+            let head = HTTPRequestHead(version: .http1_1, method: .POST, uri: "/p", headers: HTTPHeaders(fields))
+            let expected = "POST /p HTTP/1.1\r\n" + fields.map { "\($0.0): \($0.1)\r\n" }.joined()
+                + "transfer-encoding: chunked\r\n\r\n0\r\n\r\n"
+            XCTAssertEqual(try self.written([.head(head), .end(nil)]), expected, "\(sizes)")
+        }
+        // Response heads passed on: the fields whose bits are set are left out, ours go after the rest.
+        var writer = HTTP1Writer()
+        let fields: [(String, String)] = (0..<70).map { ("F\($0)", String(repeating: "w", count: $0 * 20)) }
+        let omit: UInt64 = 1 << 0 | 1 << 3 | 1 << 63
+        writer.responseHead(
+            HTTPResponseHead(version: .http1_1, status: .ok, headers: HTTPHeaders(fields + [("Content-Length", "0")])),
+            framing: .dropCoding, suppressBody: false, omitting: omit, adding: ("Via", "1.1 tern"), ("Connection", "close"))
+        let channel = EmbeddedChannel(handler: ChannelOutboundHandlerBox())
+        let context = try channel.pipeline.syncOperations.context(handlerType: ChannelOutboundHandlerBox.self)
+        writer.end(nil, context: context, promise: nil)
+        context.flush()
+        var out = try XCTUnwrap(try channel.readOutbound(as: ByteBuffer.self))
+        let kept = fields.enumerated().filter { omit & (1 << UInt64($0.offset)) == 0 || $0.offset >= 64 }.map(\.element)
+        XCTAssertEqual(
+            out.readString(length: out.readableBytes),
+            "HTTP/1.1 200 OK\r\n" + (kept + [("Content-Length", "0"), ("Via", "1.1 tern"), ("Connection", "close")]).map { "\($0.0): \($0.1)\r\n" }.joined() + "\r\n")
+        _ = try? channel.finish()
+    }
+
     func testTheCodecsResponseParsingKnowsTheRequestWasHEAD() throws {
         let channel = EmbeddedChannel(handler: HTTP1ClientCodec(maxHeadBytes: 8192))
         try channel.writeOutbound(HTTPClientRequestPart.head(HTTPRequestHead(version: .http1_1, method: .HEAD, uri: "/")))
@@ -435,4 +494,9 @@ final class HTTP1ParserTests: XCTestCase {
         XCTAssertEqual(parts, ["head 200", "end", "head 200", "body abc", "end"])
         _ = try? channel.finish()
     }
+}
+
+/// A handler that only gives tests a context to write from.
+private final class ChannelOutboundHandlerBox: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
 }

@@ -1,4 +1,7 @@
 import Foundation
+import NIOCore
+import TernClient
+import TernTestSupport
 import XCTest
 
 @testable import TernProxy
@@ -106,8 +109,71 @@ final class HardeningFramingTests: ProxyTestCase {
         head = HTTPRequestHeadBuilder.make("GET", "/", [("Host", "x"), ("Transfer-Encoding", "Chunked")])
         XCTAssertNil(rules.check(head), "coding names are case-insensitive")
     }
+
+    /// The shortcut the listeners take (`RequestRules.accepts`, from what the parser noted on the
+    /// way) never lets through a head that reading every field (`check`) refuses, and takes the
+    /// plain ones. Fed the fuzz test's seeded inputs and cases of each rule, under the default
+    /// limits and under limits small enough to bite.
+    func testParserFactsNeverAcceptWhatTheRulesRefuse() throws {
+        var tight = ProxyConfiguration.Limits()
+        tight.maxHeaderSize = 40
+        tight.maxHeaderCount = 3
+        tight.maxURILength = 12
+        let cases = [
+            "GET / HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET / HTTP/1.0\r\n\r\n",
+            "GET / HTTP/1.1\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nHost: y\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nhost: x\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5, 5\r\n\r\nhello",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nContent-Length: 7\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5x\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: Chunked\r\n\r\n0\r\n\r\n",
+            "POST / HTTP/1.0\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n0\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\nContent-Length: 3\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip, chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked, chunked\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked,\r\n\r\n",
+            "POST / HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: gzip\r\nTransfer-Encoding: chunked\r\n\r\n",
+            "GET /a/rather/long/path HTTP/1.1\r\nHost: x\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nA: 1\r\nB: 2\r\nC: 3\r\n\r\n",
+            "GET / HTTP/1.1\r\nHost: x\r\nX-Long: \(String(repeating: "z", count: 60))\r\n\r\n",
+        ]
+        var inputs = cases.map { Array($0.utf8) }
+        var random = SeededGenerator(seed: HardeningFuzzTests.seed)
+        for index in 0..<HardeningFuzzTests.inputs { inputs.append(HardeningFuzzTests.input(index, &random)) }
+
+        var shortcuts = 0
+        var plain = 0
+        for limits in [ProxyConfiguration.Limits(), tight] {
+            let rules = RequestRules(limits)
+            for bytes in inputs {
+                var parser = HTTP1Parser(kind: .request, maxHeadBytes: 64 * 1024, maxFieldCount: 200)
+                var buffer = ByteBuffer(bytes: bytes)
+                while !parser.hasStopped, let event = try? parser.next(&buffer) {
+                    guard case .requestHead(let head) = event else { continue }
+                    let verdict = rules.check(head)
+                    if rules.accepts(head, facts: parser.lastHead) {
+                        shortcuts += 1
+                        XCTAssertNil(verdict, "the shortcut took a head the rules refuse: \(String(decoding: bytes, as: UTF8.self).debugDescription)")
+                    }
+                    if verdict == nil { plain += 1 }
+                }
+            }
+        }
+        // The shortcut is the common path: most heads that pass take it (those that pass only on a
+        // second look, like `Content-Length: 5, 5`, do not).
+        XCTAssertGreaterThan(shortcuts, plain * 9 / 10, "\(shortcuts) shortcuts of \(plain) heads that pass")
+        let rules = RequestRules(ProxyConfiguration.Limits())
+        var parser = HTTP1Parser(kind: .request, maxHeadBytes: 1024, maxFieldCount: 10)
+        var buffer = ByteBuffer(string: cases[0])
+        guard case .requestHead(let head)? = try parser.next(&buffer) else { return XCTFail("no head") }
+        XCTAssertTrue(rules.accepts(head, facts: parser.lastHead))
+    }
 }
 
+import NIOCore
 import NIOHTTP1
 
 enum HTTPRequestHeadBuilder {

@@ -30,7 +30,9 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     private var execution: RequestExecution?
     private var requestDone = false
     private var requestKeepAlive = true
-    private var responseHead: HTTPResponseHead?
+    /// The response's head has come, and whether it lets the connection stay open.
+    private var responseStarted = false
+    private var responseKeepsAlive = false
     private var responseHasNoBody = false
     /// Requests started on this connection; a failure on a connection that served one before may
     /// be the server's idle close racing our write.
@@ -95,12 +97,16 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         self.execution = execution
         self.requestCount += 1
         self.requestDone = false
-        self.responseHead = nil
-        self.responseHasNoBody = execution.head.method == .HEAD
-        self.requestKeepAlive = execution.head.keepsAlive
+        self.responseStarted = false
+        self.responseHasNoBody = execution.head.method.isHEAD
+        self.requestKeepAlive = execution.keepsAlive
         self.readPaused = false
         self.lastActivity = .now()
-        self.write(.head(execution.head), context: context)
+        if let codec = self.codec {
+            codec.writeRequestHead(execution.head, framing: execution.framing)
+        } else {
+            context.write(self.wrapOutboundOut(.head(execution.head)), promise: nil)
+        }
         switch execution.body {
         case .none:
             self.write(.end(nil), context: context)
@@ -195,6 +201,25 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         self.receive(self.unwrapInboundIn(data))
     }
 
+    /// A response head from the codec by a direct call, with what its parser noted about its
+    /// fields (`HTTP1HeadFacts`): keep-alive and the `Keep-Alive` hint are read from those, and the
+    /// proxy behind the execution reads them too, rather than each reading the fields again.
+    func receiveHead(_ head: HTTPResponseHead, facts: HTTP1HeadFacts) {
+        guard let execution = self.execution else {
+            self.close()
+            return
+        }
+        self.startResponse(head.status.code)
+        self.keepAliveHint = facts.keepAliveTimeout.map { .seconds(Int64($0)) }
+        self.responseKeepsAlive = facts.keepsAlive(head.version)
+        execution.receivedHead(head, facts: facts)
+    }
+
+    private func startResponse(_ status: UInt) {
+        if status == 204 || status == 304 || (100..<200).contains(status) { self.responseHasNoBody = true }
+        self.responseStarted = true
+    }
+
     /// A response part, from the codec by a direct call (`HTTP1ClientCodec.connection`) or through
     /// the pipeline (from the decompressor).
     func receive(_ part: HTTPClientResponsePart) {
@@ -205,9 +230,9 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         }
         switch part {
         case .head(var head):
-            let status = head.status.code
-            if status == 204 || status == 304 || (100..<200).contains(status) { self.responseHasNoBody = true }
+            self.startResponse(head.status.code)
             self.keepAliveHint = Self.keepAliveTimeout(head.headers)
+            self.responseKeepsAlive = head.keepsAlive
             if self.decompresses, !self.responseHasNoBody, let coding = head.headers.first(name: "content-encoding"),
                 Self.isDecompressed(coding)
             {
@@ -215,8 +240,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
                 head.headers.remove(name: "content-encoding")
                 head.headers.remove(name: "content-length")
             }
-            self.responseHead = head
-            execution.receivedHead(head)
+            execution.receivedHead(head, facts: nil)
         case .body(let buffer):
             execution.receivedBodyPart(buffer)
         case .end(let trailers):
@@ -226,8 +250,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
 
     private func finishResponse(_ trailers: HTTPHeaders?, execution: RequestExecution) {
         self.execution = nil
-        let reusable = self.requestDone && self.requestKeepAlive && (self.responseHead?.keepsAlive ?? false)
-            && !self.closing
+        let reusable = self.requestDone && self.requestKeepAlive && self.responseStarted && self.responseKeepsAlive && !self.closing
         if !reusable {
             // Also when the server answered before the request body was done (RFC 9112 §9.6).
             self.close()
@@ -270,8 +293,8 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
             self.fail(
                 TernClientError(
                     code: .remoteClosed,
-                    phase: self.responseHead != nil || self.requestDone ? .read : .write,
-                    detail: self.responseHead == nil ? "connection closed before the response" : "connection closed mid-response"
+                    phase: self.responseStarted || self.requestDone ? .read : .write,
+                    detail: self.responseStarted ? "connection closed mid-response" : "connection closed before the response"
                 )
             )
         }
@@ -306,7 +329,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Helpers
 
     private func map(_ error: any Error) -> TernClientError {
-        let phase: TernClientError.Phase = self.responseHead != nil || self.requestDone ? .read : .write
+        let phase: TernClientError.Phase = self.responseStarted || self.requestDone ? .read : .write
         if let error = error as? TernClientError { return error }
         if let parser = error as? HTTPParserError {
             if parser == .invalidEOFState {

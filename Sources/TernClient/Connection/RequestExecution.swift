@@ -28,6 +28,14 @@ public final class RequestExecution {
     private var bodyStreamStarted = false
     private var writabilityPromise: EventLoopPromise<Void>?
     var responseStarted = false
+    /// What the parser noted about the response head's fields, while the delegate handles the head
+    /// (nil when the head reached us through the pipeline, or was edited on the way).
+    package private(set) var responseFacts: HTTP1HeadFacts?
+    /// Whether the request lets its connection stay open (its `Connection` field and version), and
+    /// how the writer frames it: both known once the framing fields are set, without the
+    /// connection and the writer each reading the head's fields again.
+    let keepsAlive: Bool
+    let framing: HTTP1Writer.Framing
     /// Overrides of the agent's timeouts for this request (a proxy route's own).
     let connectTimeout: TimeAmount?
     let readTimeout: TimeAmount?
@@ -44,11 +52,13 @@ public final class RequestExecution {
         self.eventLoop = pool.eventLoop
         self.connectTimeout = connectTimeout
         self.readTimeout = readTimeout
+        var head = head
+        self.keepsAlive = Self.normalizeFraming(&head, body: body)
+        self.framing = Self.framing(head.method, version: head.version, body: body)
         self.head = head
         self.body = body
         self.pool = pool
         self.delegate = delegate
-        Self.normalizeFraming(&self.head, body: body)
         if let deadline {
             self.deadlineTask = self.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
                 self.cancel(with: TernClientError(code: .deadlineExceeded, phase: self.currentPhase, address: pool.address))
@@ -59,25 +69,65 @@ public final class RequestExecution {
     /// The body framing follows the body we were given (RFC 9112 §6): never a caller's stale
     /// `Content-Length` beside a chunked body. Removals are asked for only when the field is there:
     /// removing from headers whose storage is shared (the caller keeps its head) copies them even
-    /// when nothing matches.
-    private static func normalizeFraming(_ head: inout HTTPRequestHead, body: RequestBody) {
+    /// when nothing matches. One pass finds the framing fields and reads `Connection`: returns
+    /// whether the request keeps the connection open (`HTTP1Fields.isKeepAlive`).
+    static func normalizeFraming(_ head: inout HTTPRequestHead, body: RequestBody) -> Bool {
+        var hasCoding = false
+        var hasLength = false
+        var close = false
+        var keepAlive = false
+        for (name, value) in head.headers {
+            switch name.utf8.count {
+            case 10 where ASCII.equals(name, "connection"):
+                HTTP1Fields.forEachToken(value) { token in
+                    if ASCII.equals(token, "close") { close = true } else if ASCII.equals(token, "keep-alive") { keepAlive = true }
+                }
+            case 14 where ASCII.equals(name, "content-length"):
+                hasLength = true
+            case 17 where ASCII.equals(name, "transfer-encoding"):
+                hasCoding = true
+            default:
+                break
+            }
+        }
         switch body {
         case .none:
-            if head.headers.contains(name: "transfer-encoding") { head.headers.remove(name: "transfer-encoding") }
-            if head.method == .POST || head.method == .PUT || head.method == .PATCH {
+            if hasCoding { head.headers.remove(name: "transfer-encoding") }
+            if head.method.isPOSTPUTOrPATCH {
                 head.headers.replaceOrAdd(name: "content-length", value: "0")
-            } else if head.headers.contains(name: "content-length") {
+            } else if hasLength {
                 head.headers.remove(name: "content-length")
             }
         case .bytes(let buffer):
-            head.headers.remove(name: "transfer-encoding")
+            if hasCoding { head.headers.remove(name: "transfer-encoding") }
             head.headers.replaceOrAdd(name: "content-length", value: String(buffer.readableBytes))
         case .stream(let length?):
-            head.headers.remove(name: "transfer-encoding")
+            if hasCoding { head.headers.remove(name: "transfer-encoding") }
             head.headers.replaceOrAdd(name: "content-length", value: String(length))
         case .stream(nil):
-            head.headers.remove(name: "content-length")
+            if hasLength { head.headers.remove(name: "content-length") }
             head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
+        }
+        return !close && (keepAlive || (head.version.major == 1 && head.version.minor >= 1) || head.version.major > 1)
+    }
+
+    /// `HTTP1Writer.requestFraming` of a head whose framing fields `normalizeFraming` has set for
+    /// `body`, known from the method and the body alone.
+    static func framing(_ method: HTTPMethod, version: HTTPVersion, body: RequestBody) -> HTTP1Writer.Framing {
+        let http11 = version.major == 1 && version.minor >= 1
+        switch (method, body) {
+        case (.TRACE, _):
+            return .dropLengthAndCoding
+        case (.POST, .stream(nil)), (.PUT, .stream(nil)), (.PATCH, .stream(nil)):
+            return http11 ? .chunked : .keep(chunked: false)
+        case (.POST, _), (.PUT, _), (.PATCH, _):
+            return .dropCoding
+        case (_, .none):
+            return .keep(chunked: false)
+        case (_, .bytes), (_, .stream(_?)):
+            return .dropCoding
+        case (_, .stream(nil)):
+            return .keep(chunked: http11)
         }
     }
 
@@ -188,8 +238,9 @@ public final class RequestExecution {
         }
     }
 
-    func receivedHead(_ head: HTTPResponseHead) {
+    func receivedHead(_ head: HTTPResponseHead, facts: HTTP1HeadFacts?) {
         self.responseStarted = true
+        self.responseFacts = facts
         self.delegate.responseHead(head, execution: self)
     }
 

@@ -59,13 +59,24 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
         self.write(part, context: context, promise: promise)
     }
 
+    /// A request head whose framing the caller knows (`RequestExecution.framing`), by a direct call
+    /// as `writeRequest`.
+    func writeRequestHead(_ head: HTTPRequestHead, framing: HTTP1Writer.Framing) {
+        guard self.context != nil else { return }
+        self.writeHead(head, framing: framing)
+    }
+
+    private func writeHead(_ head: HTTPRequestHead, framing: HTTP1Writer.Framing) {
+        let first = self.pending.isEmpty
+        self.pending.append(head.method)
+        if first { self.answerNext() }
+        self.writer.requestHead(head, framing: framing)
+    }
+
     private func write(_ part: HTTPClientRequestPart, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
         switch part {
         case .head(let head):
-            let first = self.pending.isEmpty
-            self.pending.append(head.method)
-            if first { self.answerNext() }
-            self.writer.requestHead(head, framing: HTTP1Writer.requestFraming(head))
+            self.writeHead(head, framing: HTTP1Writer.requestFraming(head))
             if promise != nil { self.writer.writeGathered(context: context, promise: promise) }
         case .body(let part):
             self.writer.body(part, context: context, promise: promise)
@@ -116,7 +127,11 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
         case .responseHead(let head):
             self.pending.removeFirst()
             self.answerNext()
-            self.pass(.head(head), context: context)
+            if let connection = self.connection {
+                connection.receiveHead(head, facts: self.input.parser.lastHead)
+            } else {
+                context.fireChannelRead(self.wrapInboundOut(.head(head)))
+            }
         case .body(let part):
             self.pass(.body(part), context: context)
         case .end(let trailers):

@@ -59,14 +59,19 @@ package enum HTTP1Fields {
         while true {
             var end = start
             while end < bytes.count && bytes[end] != UInt8(ascii: ",") { end += 1 }
-            var low = start
-            var high = end
-            while low < high && (bytes[low] == UInt8(ascii: " ") || bytes[low] == UInt8(ascii: "\t")) { low += 1 }
-            while high > low && (bytes[high - 1] == UInt8(ascii: " ") || bytes[high - 1] == UInt8(ascii: "\t")) { high -= 1 }
-            body(UnsafeBufferPointer(rebasing: bytes[low..<high]))
+            body(Self.trimmed(UnsafeBufferPointer(rebasing: bytes[start..<end])))
             guard end < bytes.count else { return }
             start = end + 1
         }
+    }
+
+    /// `bytes` without the spaces and tabs at either end.
+    package static func trimmed(_ bytes: UnsafeBufferPointer<UInt8>) -> UnsafeBufferPointer<UInt8> {
+        var low = 0
+        var high = bytes.count
+        while low < high && (bytes[low] == UInt8(ascii: " ") || bytes[low] == UInt8(ascii: "\t")) { low += 1 }
+        while high > low && (bytes[high - 1] == UInt8(ascii: " ") || bytes[high - 1] == UInt8(ascii: "\t")) { high -= 1 }
+        return UnsafeBufferPointer(rebasing: bytes[low..<high])
     }
 }
 
@@ -78,4 +83,32 @@ extension HTTPRequestHead {
 extension HTTPResponseHead {
     /// `isKeepAlive`, read on the fields' bytes.
     package var keepsAlive: Bool { HTTP1Fields.isKeepAlive(self.headers, version: self.version) }
+}
+
+/// Method tests by case. `==` on `HTTPMethod` is `RawRepresentable`'s (NIO declares no `==` of its
+/// own), which builds both operands' `rawValue` strings and compares them: four calls into the
+/// runtime and a string comparison for each test, and the hot path made a dozen per request. A
+/// `RAW` method spelled like a named one is still that method, as under `==`.
+extension HTTPMethod {
+    package var isGET: Bool { self.isCase(.GET, "GET") }
+    package var isHEAD: Bool { self.isCase(.HEAD, "HEAD") }
+    package var isCONNECT: Bool { self.isCase(.CONNECT, "CONNECT") }
+
+    /// POST, PUT or PATCH: the methods whose requests carry a body (a length of 0 without one).
+    package var isPOSTPUTOrPATCH: Bool {
+        switch self {
+        case .POST, .PUT, .PATCH: return true
+        case .RAW(let value): return value == "POST" || value == "PUT" || value == "PATCH"
+        default: return false
+        }
+    }
+
+    @inline(__always)
+    private func isCase(_ method: HTTPMethod, _ name: StaticString) -> Bool {
+        switch (self, method) {
+        case (.GET, .GET), (.HEAD, .HEAD), (.CONNECT, .CONNECT): return true
+        case (.RAW(let value), _): return value == name.description
+        default: return false
+        }
+    }
 }

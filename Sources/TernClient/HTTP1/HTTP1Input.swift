@@ -62,8 +62,8 @@ package struct PendingMethods {
             return
         }
         let bit: UInt64 = 1 << UInt64(self.count)
-        if method == .HEAD { self.heads |= bit }
-        if method == .CONNECT { self.connects |= bit }
+        if method.isHEAD { self.heads |= bit }
+        if method.isCONNECT { self.connects |= bit }
         self.count += 1
     }
 

@@ -59,9 +59,13 @@ package struct HTTP1Parser {
         var transferCodings = 0
         var chunkedOnly = true
         var lastCodingChunked = false
-        var connectionUpgrade = false
-        var upgradeField = false
     }
+
+    /// What the fields of the head now being read said (`HTTP1HeadFacts`).
+    private var facts = HTTP1HeadFacts()
+    /// The facts of the last head handed on (`requestHead` or `responseHead`), for the codec to
+    /// pass on beside it.
+    package private(set) var lastHead = HTTP1HeadFacts()
 
     package let kind: Kind
     /// The start line and fields together may not exceed this (`headerOverflow`, 431).
@@ -73,7 +77,9 @@ package struct HTTP1Parser {
     package var answeringHEAD = false
     package var answeringCONNECT = false
 
-    private var state = State.startLine
+    private var state = State.startLine {
+        didSet { self.hasStopped = self.state == .stopped }
+    }
     /// Bytes at the front of the buffer already searched for a line end without finding one.
     private var scanned = 0
     /// Bytes of the head (or trailer section) so far.
@@ -99,7 +105,9 @@ package struct HTTP1Parser {
     }
 
     /// Whether the parser has stopped for good; what is left is not HTTP (or not to be read).
-    package var hasStopped: Bool { self.state == .stopped }
+    /// Stored, not computed from `state`: the proxy's codec asks from another module, where calling
+    /// a getter on this struct (held in a class) copied the whole parser, retains and all, each time.
+    package private(set) var hasStopped = false
 
     /// The connection's end: the end of a body that runs to it; nil if no message was under way;
     /// `invalidEOFState` if one was cut short.
@@ -156,6 +164,7 @@ package struct HTTP1Parser {
                 self.fields = []
                 self.fields.reserveCapacity(16)
                 self.framing = Framing()
+                self.facts = HTTP1HeadFacts()
                 self.state = .fields
             case .fields:
                 guard let length = try self.nextLine(buffer, limit: self.maxHeadBytes - self.headBytes) else { return nil }
@@ -411,7 +420,10 @@ package struct HTTP1Parser {
             while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
             while end > start, line[end - 1] == 0x20 || line[end - 1] == 0x09 { end -= 1 }
             let value = UnsafeBufferPointer(rebasing: line[start..<end])  // no controls: `nextLine`
-            if !trailer { self.noteFraming(name: name, value: value) }
+            if !trailer {
+                self.facts.note(index: self.fields.count, name: name, value: value)
+                self.noteFraming(name: name, value: value)
+            }
             return (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
         }
         guard let field else { try self.fail(.invalidHeaderToken) }
@@ -429,12 +441,6 @@ package struct HTTP1Parser {
                 self.framing.lastCodingChunked = ASCII.equals(coding, "chunked")
                 if !self.framing.lastCodingChunked { self.framing.chunkedOnly = false }
             }
-        case 10 where ASCII.equals(name, "connection"):
-            HTTP1Fields.forEachElement(value) { token in
-                if ASCII.equals(token, "upgrade") { self.framing.connectionUpgrade = true }
-            }
-        case 7 where ASCII.equals(name, "upgrade"):
-            self.framing.upgradeField = true
         default:
             break
         }
@@ -452,6 +458,7 @@ package struct HTTP1Parser {
         }
         let headers = HTTPHeaders(self.fields)
         self.fields = []
+        self.lastHead = self.facts
         let framing = self.framing
         if code == 101 || (self.answeringCONNECT && code < 300) {
             self.stopsAfterMessage = true
@@ -478,7 +485,11 @@ package struct HTTP1Parser {
         self.uri = ""
         self.headBytes = 0
         let framing = self.framing
-        if self.method == .CONNECT {
+        self.facts.plainFraming = !framing.lengthInvalid
+            && (framing.transferCodings == 0
+                || (framing.transferCodings == 1 && framing.lastCodingChunked && framing.lengthFields == 0 && self.version.minor == 1))
+        self.lastHead = self.facts
+        if self.method.isCONNECT {
             self.stopsAfterMessage = true
             self.state = .ending
         } else if framing.transferCodings > 0 {
@@ -494,7 +505,7 @@ package struct HTTP1Parser {
         } else {
             self.state = .ending
         }
-        if framing.connectionUpgrade && framing.upgradeField { self.stopsAfterMessage = true }
+        if self.facts.connectionUpgrade && self.facts.hasUpgrade { self.stopsAfterMessage = true }
         return .requestHead(head)
     }
 

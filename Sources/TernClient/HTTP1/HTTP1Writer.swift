@@ -54,10 +54,11 @@ package struct HTTP1Writer {
 
     /// NIO's `HTTPResponseEncoder`: no body for 1xx, 204, 304 or an answer to CONNECT; otherwise
     /// a body without a length is chunked in HTTP/1.1.
-    package static func responseFraming(_ head: HTTPResponseHead, answeringCONNECT: Bool) -> Framing {
+    /// `hasContentLength`: whether the head has that field, when already known (`HTTP1HeadFacts`).
+    package static func responseFraming(_ head: HTTPResponseHead, answeringCONNECT: Bool, hasContentLength: Bool? = nil) -> Framing {
         let code = head.status.code
         if answeringCONNECT || code < 200 || code == 204 || code == 304 { return .dropLengthAndCoding }
-        if Self.hasField(head.headers, "content-length") { return .dropCoding }
+        if hasContentLength ?? Self.hasField(head.headers, "content-length") { return .dropCoding }
         return head.version.major == 1 && head.version.minor >= 1 ? .chunked : .keep(chunked: false)
     }
 
@@ -83,10 +84,11 @@ package struct HTTP1Writer {
 
     /// Gathers a response head; `suppressBody` for an answer to HEAD or CONNECT. A proxy passing
     /// a head on can have it rewritten on the way, without copying its fields first: written as
-    /// `version`, without the fields `omit` names, with `first` and `second` after the rest.
+    /// `version`, without field i when bit i of `omit` is set (`HTTP1HeadFacts.hopByHop`), with
+    /// `first` and `second` after the rest.
     package mutating func responseHead(
         _ head: HTTPResponseHead, framing: Framing, suppressBody: Bool, version: HTTPVersion? = nil,
-        omitting omit: ((String) -> Bool)? = nil, adding first: (String, String)? = nil, _ second: (String, String)? = nil
+        omitting omit: UInt64 = 0, adding first: (String, String)? = nil, _ second: (String, String)? = nil
     ) {
         self.begin(framing: framing, suppressBody: suppressBody)
         Self.writeVersion(version ?? head.version, to: &self.out)
@@ -118,37 +120,68 @@ package struct HTTP1Writer {
         self.startGathering()
     }
 
+    /// The fields (but those whose bit is set in `omit`, and the framing fields `framing` drops),
+    /// `first` and `second`, the framing's own field and the blank line.
+    ///
+    /// One pass over `fields`: each pass copies every field out of `HTTPHeaders`, a retain and a
+    /// release for each `String` stored out of line. Fields are copied by pointer into a stretch of
+    /// the buffer reserved at once: each `ByteBuffer.write` checks uniqueness and capacity and
+    /// slices its storage, four times a field, which was half of what writing a head cost. A field
+    /// that does not fit in what is left of the stretch ends it, and the next stretch fits it.
     private mutating func fields(
-        _ fields: HTTPHeaders, framing: Framing, omitting omit: ((String) -> Bool)? = nil,
+        _ fields: HTTPHeaders, framing: Framing, omitting omit: UInt64 = 0,
         adding first: (String, String)? = nil, _ second: (String, String)? = nil
     ) {
         let dropCoding = framing == .dropCoding || framing == .chunked || framing == .dropLengthAndCoding
         let dropLength = framing == .dropLengthAndCoding
-        // The whole section is copied into one reserved stretch of the buffer by pointer: each
-        // `ByteBuffer.write` checks uniqueness and capacity and slices its storage, four times a
-        // field, which was half of what writing a head cost.
         let chunkedLine: StaticString = "transfer-encoding: chunked\r\n"
-        var size = 2 + chunkedLine.utf8CodeUnitCount
-        for (name, value) in fields { size += name.utf8.count + value.utf8.count + 4 }
-        if let first { size += first.0.utf8.count + first.1.utf8.count + 4 }
-        if let second { size += second.0.utf8.count + second.1.utf8.count + 4 }
-        self.out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { buffer in
-            let start = buffer.baseAddress!
-            var next = start
-            for (name, value) in fields {
-                let count = name.utf8.count
-                if dropCoding && count == 17 && ASCII.equals(name, "transfer-encoding") { continue }
-                if dropLength && count == 14 && ASCII.equals(name, "content-length") { continue }
-                if let omit, omit(name) { continue }
-                next = Self.putField(name, value, at: next)
+        var iterator = fields.makeIterator()
+        var carried: (name: String, value: String)?
+        var bit: UInt64 = 1
+        var stretch = 1024
+        var finished = false
+        while !finished {
+            self.out.writeWithUnsafeMutableBytes(minimumWritableBytes: stretch) { buffer in
+                let start = buffer.baseAddress!
+                let end = start + buffer.count
+                var next = start
+                while true {
+                    let field: (name: String, value: String)
+                    if let pending = carried {
+                        field = pending
+                        carried = nil
+                    } else {
+                        guard let candidate = iterator.next() else { break }
+                        let omitted = omit & bit != 0
+                        bit = bit &<< 1
+                        if omitted { continue }
+                        let count = candidate.name.utf8.count
+                        if dropCoding && count == 17 && ASCII.equals(candidate.name, "transfer-encoding") { continue }
+                        if dropLength && count == 14 && ASCII.equals(candidate.name, "content-length") { continue }
+                        field = candidate
+                    }
+                    let size = field.name.utf8.count + field.value.utf8.count + 4
+                    if end - next < size {
+                        carried = field
+                        stretch = size
+                        return next - start
+                    }
+                    next = Self.putField(field.name, field.value, at: next)
+                }
+                var tail = 2 + (framing == .chunked ? chunkedLine.utf8CodeUnitCount : 0)
+                if let first { tail += first.0.utf8.count + first.1.utf8.count + 4 }
+                if let second { tail += second.0.utf8.count + second.1.utf8.count + 4 }
+                if end - next < tail {
+                    stretch = tail
+                    return next - start
+                }
+                if let first { next = Self.putField(first.0, first.1, at: next) }
+                if let second { next = Self.putField(second.0, second.1, at: next) }
+                if framing == .chunked { next = Self.put(chunkedLine, at: next) }
+                next = Self.put("\r\n", at: next)
+                finished = true
+                return next - start
             }
-            if let first { next = Self.putField(first.0, first.1, at: next) }
-            if let second { next = Self.putField(second.0, second.1, at: next) }
-            if framing == .chunked { next = Self.put(chunkedLine, at: next) }
-            next = Self.put("\r\n", at: next)
-            // `size` counted every byte written above (the same strings; omitted fields too).
-            assert(next - start <= buffer.count, "HTTP1Writer: a head's fields overran their reservation")
-            return next - start
         }
     }
 

@@ -82,7 +82,7 @@ final class AdminHandler: ChannelInboundHandler {
         guard self.allowed else {
             return self.respond(head, .forbidden, "the admin listener does not serve this address\n", context: context)
         }
-        guard head.method == .GET || head.method == .HEAD else {
+        guard head.method.isGET || head.method.isHEAD else {
             return self.respond(head, .methodNotAllowed, "only GET and HEAD\n", context: context)
         }
         let path = head.uri.split(separator: "?", maxSplits: 1).first.map(String.init) ?? head.uri
@@ -124,7 +124,7 @@ final class AdminHandler: ChannelInboundHandler {
         headers.add(name: "Cache-Control", value: "no-store")
         if !request.isKeepAlive { headers.add(name: "Connection", value: "close") }
         context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: request.version, status: status, headers: headers))), promise: nil)
-        if request.method != .HEAD { context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
+        if !request.method.isHEAD { context.write(self.wrapOutboundOut(.body(.byteBuffer(body))), promise: nil) }
         let written = context.writeAndFlush(self.wrapOutboundOut(.end(nil)))
         if !request.isKeepAlive { written.assumeIsolated().whenComplete { _ in context.close(promise: nil) } }
     }

@@ -124,26 +124,6 @@ enum HeaderRewriting {
         }
     }
 
-    /// What passing a response head on unchanged but for the hop-by-hop fields needs to know;
-    /// nil when it needs more than leaving fields out (a `Connection` naming other fields, or a
-    /// `Via` to extend): then the head is rewritten as a copy.
-    struct PassThrough {
-        var hasContentLength = false
-    }
-
-    static func passThrough(_ headers: HTTPHeaders) -> PassThrough? {
-        var result = PassThrough()
-        for (name, value) in headers {
-            switch name.utf8.count {
-            case 3 where ASCII.equals(name, "via"): return nil
-            case 10 where ASCII.equals(name, "connection"): if !Self.namesOnlyStandardTokens(value) { return nil }
-            case 14 where ASCII.equals(name, "content-length"): result.hasContentLength = true
-            default: break
-            }
-        }
-        return result
-    }
-
     /// Our `Via` entry for a message of `version`.
     static func via(_ version: HTTPVersion) -> String {
         version.minor == 0 && version.major == 1 ? "1.0 tern" : "1.1 tern"

@@ -39,7 +39,7 @@ extension ProxyHandler {
             // A body on a GET, or credentials: forwarded as is; the response is still stored if
             // RFC 9111 §3.5 allows it.
             self.cacheStatus.forward = .request
-            self.cacheMode = head.method == .GET ? .fill : .off
+            self.cacheMode = head.method.isGET ? .fill : .off
             return false
         }
         if let memory = cache.memory {
@@ -87,7 +87,7 @@ extension ProxyHandler {
         if stored.isPassMarker {
             // The last response was not storable: straight to the upstream, no coalescing wait.
             self.cacheStatus.forward = .uriMiss
-            self.cacheMode = request.method == .GET ? .fill : .off
+            self.cacheMode = request.method.isGET ? .fill : .off
             self.forwardToUpstream()
             return
         }
@@ -126,7 +126,7 @@ extension ProxyHandler {
             self.respondLocally(.gatewayTimeout)
             return
         }
-        guard request.method == .GET else {
+        guard request.method.isGET else {
             // A HEAD miss is forwarded as it is; its answer has no body to store.
             self.cacheMode = .off
             self.forwardToUpstream()
@@ -200,7 +200,7 @@ extension ProxyHandler {
         var status = HTTPResponseStatus(statusCode: Int(stored.status))
         var headers = stored.headers
         var range: (start: Int, end: Int)?
-        var sendBody = request.method != .HEAD && status.mayHaveBody
+        var sendBody = !request.method.isHEAD && status.mayHaveBody
         let traits = self.requestTraits ?? CachePolicy.RequestTraits(request.headers)
         let conditional: CachePolicy.Conditional =
             traits.hasConditional
@@ -214,7 +214,7 @@ extension ProxyHandler {
             self.respondLocally(.preconditionFailed)
             return
         case .proceed:
-            if traits.hasRange, stored.status == 200, request.method == .GET {
+            if traits.hasRange, stored.status == 200, request.method.isGET {
                 switch CachePolicy.range(method: request.method, request: request.headers, length: stored.bodyLength, stored: stored.headers) {
                 case .full:
                     break
@@ -237,7 +237,7 @@ extension ProxyHandler {
         if has.age { headers.replaceOrAdd(name: "Age", value: ageValue) } else { headers.add(name: "Age", value: ageValue) }
         let cacheStatus = self.cacheStatus.render(cacheName: ProxyCache.name)
         if has.cacheStatus { headers.replaceOrAdd(name: "Cache-Status", value: cacheStatus) } else { headers.add(name: "Cache-Status", value: cacheStatus) }
-        if !has.contentLength, status != .partialContent, status != .rangeNotSatisfiable, sendBody || request.method == .HEAD,
+        if !has.contentLength, status != .partialContent, status != .rangeNotSatisfiable, sendBody || request.method.isHEAD,
             status.mayHaveBody
         {
             headers.add(name: "Content-Length", value: String(stored.bodyLength))
@@ -305,7 +305,7 @@ extension ProxyHandler {
                         // Nothing sent yet: the entry went away, so this is a miss after all.
                         self.cacheStatus = .init()
                         self.cacheStatus.forward = .uriMiss
-                        self.cacheMode = request.method == .GET ? .fill : .off
+                        self.cacheMode = request.method.isGET ? .fill : .off
                         self.forwardToUpstream()
                     } else {
                         self.abortConnection()
@@ -436,7 +436,7 @@ extension ProxyHandler {
 
     private func startStoring(_ head: inout HTTPResponseHead, cache: ProxyCache, key: CacheKey, request: HTTPRequestHead, now: Int64) {
         guard let context = self.context else { return }
-        guard request.method == .GET,
+        guard request.method.isGET,
             CachePolicy.isStorable(method: .GET, requestHeaders: request.headers, status: head.status.code, responseHeaders: head.headers),
             let fields = CachePolicy.varyFields(head.headers),
             Self.declaredLength(head.headers).map({ $0 <= cache.settings.maxObjectSize }) ?? true

@@ -24,7 +24,7 @@ extension ProxyHandler {
         self.responseStatus = status.code
         self.responseHeadSent = true
         self.write(.head(HTTPResponseHead(version: request.version, status: status, headers: headers)), context: context)
-        if request.method != .HEAD {
+        if !request.method.isHEAD {
             self.bytesSent = body.readableBytes
             self.write(.body(.byteBuffer(body)), context: context)
         }

@@ -298,16 +298,17 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             metrics.recordUpstreamResponse(group: group, generation: runtime.generation, nanoseconds: (NIODeadline.now() - self.startTime).nanoseconds)
         }
         if self.cacheKey == nil, let codec = self.codec, self.route?.config.responseHeaders.isEmpty ?? true,
-            let fields = HeaderRewriting.passThrough(head.headers)
+            let facts = execution.responseFacts, facts.coversAllFields, !facts.hasVia, !facts.connectionNamesOthers
         {
             // The common case: the head goes out as it came but for the hop-by-hop fields, which the
-            // codec leaves out as it writes, and Via and Connection, which it adds: no copy of it.
-            if request.version.minor == 0 && !fields.hasContentLength && head.status.mayHaveBody { self.keepAlive = false }
+            // codec leaves out as it writes (the parser marked them), and Via and Connection, which
+            // it adds: no copy of the head, and no pass over its fields but the writer's.
+            if request.version.minor == 0 && !facts.hasContentLength && head.status.mayHaveBody { self.keepAlive = false }
             let via = self.runtime?.configuration.forwarding.via == true ? ("Via", HeaderRewriting.via(head.version)) : nil
             let connection = self.connectionField(for: request)
             self.responseStatus = head.status.code
             self.responseHeadSent = true
-            codec.writeResponseHead(head, version: request.version, omitting: HeaderRewriting.isHopByHop, adding: via, connection)
+            codec.writeResponseHead(head, version: request.version, passingOn: facts, adding: via, connection)
             return
         }
         var head = head

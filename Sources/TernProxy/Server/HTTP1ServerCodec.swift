@@ -85,6 +85,7 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
                 switch event {
                 case .requestHead(let head):
                     self.pending.append(head.method)
+                    self.requestGuard?.headFacts = self.input.parser.lastHead
                     self.pass(.head(head), context: context)
                 case .body(let part):
                     self.pass(.body(part), context: context)
@@ -138,15 +139,15 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// A response head passed on from an upstream, rewritten on the way (see
     /// `HTTP1Writer.responseHead`): a direct call, as `writeResponse`.
     func writeResponseHead(
-        _ head: HTTPResponseHead, version: HTTPVersion, omitting omit: @escaping (String) -> Bool, adding first: (String, String)?,
+        _ head: HTTPResponseHead, version: HTTPVersion, passingOn facts: HTTP1HeadFacts, adding first: (String, String)?,
         _ second: (String, String)?
     ) {
         guard let context = self.context else { return }
-        self.writeHead(head, version: version, omitting: omit, adding: first, second, context: context, promise: nil)
+        self.writeHead(head, version: version, passingOn: facts, adding: first, second, context: context, promise: nil)
     }
 
     private func writeHead(
-        _ head: HTTPResponseHead, version: HTTPVersion? = nil, omitting omit: ((String) -> Bool)? = nil,
+        _ head: HTTPResponseHead, version: HTTPVersion? = nil, passingOn facts: HTTP1HeadFacts? = nil,
         adding first: (String, String)? = nil, _ second: (String, String)? = nil, context: ChannelHandlerContext,
         promise: EventLoopPromise<Void>?
     ) {
@@ -159,8 +160,9 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
             bodiless = connect || self.pending.firstIsHEAD
             self.pending.removeFirst()
         }
-        let framing = HTTP1Writer.responseFraming(head, answeringCONNECT: connect)
-        self.writer.responseHead(head, framing: framing, suppressBody: bodiless, version: version, omitting: omit, adding: first, second)
+        let framing = HTTP1Writer.responseFraming(head, answeringCONNECT: connect, hasContentLength: facts?.hasContentLength)
+        self.writer.responseHead(
+            head, framing: framing, suppressBody: bodiless, version: version, omitting: facts?.hopByHop ?? 0, adding: first, second)
         if promise != nil { self.writer.writeGathered(context: context, promise: promise) }
     }
 

@@ -22,6 +22,16 @@ struct RequestRules: Sendable {
         var reason: String
     }
 
+    /// Whether a head our parser read passes every rule, known from what the parser found on the
+    /// way (`facts`) without reading the fields again: the parser has already refused names that
+    /// are not tokens and values with control characters. false: `check` tells what is wrong (or
+    /// finds nothing, when the framing was merely unusual).
+    func accepts(_ head: HTTPRequestHead, facts: HTTP1HeadFacts) -> Bool {
+        facts.plainFraming && facts.fieldBytes <= self.maxHeaderSize && head.headers.count <= self.maxHeaderCount
+            && (facts.hosts == 1 || (facts.hosts == 0 && head.version.minor == 0))
+            && head.uri.utf8.count <= self.maxURILength
+    }
+
     /// nil when the head is acceptable.
     func check(_ head: HTTPRequestHead) -> Violation? {
         if head.uri.utf8.count > self.maxURILength {
@@ -160,6 +170,9 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     /// The proxy handler right behind, which takes parts by a direct call; it sets and clears this
     /// itself (`ProxyHandler.handlerAdded`).
     var proxy: ProxyHandler?
+    /// What the parser found out about the head the codec in front is about to hand over
+    /// (`RequestRules.accepts`); taken by that head.
+    var headFacts: HTTP1HeadFacts?
 
     init(
         rules: RequestRules, rateLimiter: RateLimiter?, sharedRateLimiter: SharedRateLimiter? = nil, allowList: [AddressRange] = [],
@@ -193,6 +206,7 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         guard !self.refusing else { return }
         if self.awaitingAdmission != nil {
+            self.headFacts = nil  // a held head is checked field by field when its turn comes
             self.held.append(.part(part))
             return
         }
@@ -216,7 +230,9 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
             if self.forbidden {
                 return self.refuse(.forbidden, reason: "client address not in the listener's allow list", version: head.version, context: context)
             }
-            if let violation = self.rules.check(head) {
+            let facts = self.headFacts
+            self.headFacts = nil
+            if !(facts.map { self.rules.accepts(head, facts: $0) } ?? false), let violation = self.rules.check(head) {
                 return self.refuse(violation.status, reason: violation.reason, version: head.version, context: context)
             }
             if let shared = self.sharedRateLimiter {

@@ -28,7 +28,7 @@ extension CachePolicy {
     /// reused, §4.1); with `Authorization` only when `public`, `must-revalidate` or `s-maxage`
     /// allow it; and only with explicit freshness, `public`, or a heuristically cacheable status.
     static func isStorable(method: HTTPMethod, requestHeaders: HTTPHeaders, status: UInt, responseHeaders: HTTPHeaders) -> Bool {
-        guard method == .GET, status >= 200, status <= 599, status != 206, status != 304 else { return false }
+        guard method.isGET, status >= 200, status <= 599, status != 206, status != 304 else { return false }
         guard !responseHeaders.contains(name: "content-range") else { return false }
         let response = ResponseDirectives(responseHeaders)
         if response.mustUnderstand {

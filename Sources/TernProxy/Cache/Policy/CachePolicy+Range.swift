@@ -18,7 +18,7 @@ extension CachePolicy {
     /// `If-Range` that does not match (strong `ETag` comparison, or exactly the stored
     /// `Last-Modified`).
     static func range(method: HTTPMethod, request: HTTPHeaders, length: Int, stored: HTTPHeaders) -> RangeAnswer {
-        guard method == .GET, Self.count(request, "range") == 1, let value = Self.firstValue(request, "range") else {
+        guard method.isGET, Self.count(request, "range") == 1, let value = Self.firstValue(request, "range") else {
             return .full
         }
         if let ifRange = Self.firstValue(request, "if-range"), !Self.ifRangeMatches(ifRange, stored: stored) {

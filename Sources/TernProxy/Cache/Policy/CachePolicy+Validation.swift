@@ -62,7 +62,7 @@ extension CachePolicy {
         {
             return .preconditionFailed
         }
-        let isRead = method == .GET || method == .HEAD
+        let isRead = method.isGET || method.isHEAD
         if request.contains(name: "if-none-match") {
             var matched = false
             Self.forEachListMember(in: request, named: "if-none-match") { member in
