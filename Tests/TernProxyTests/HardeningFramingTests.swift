@@ -89,10 +89,17 @@ final class HardeningFramingTests: ProxyTestCase {
         // A legal chunk extension, equal repeated lengths in one list, a tab in a value.
         connection.send("POST /sink HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n5;name=value\r\nhello\r\n0\r\n\r\n")
         connection.send("POST /sink HTTP/1.1\r\nHost: x\r\nX-T: a\tb\r\nContent-Length: 3\r\n\r\nabc")
+        connection.send("POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 4, 4\r\n\r\nabcd")
         connection.send("GET /last HTTP/1.1\r\nHost: x\r\n\r\n")
-        let responses = connection.readResponses(3)
-        XCTAssertEqual(responses.map(\.status), [200, 200, 200], connection.text)
-        XCTAssertEqual(responses.first.map { String(decoding: $0.body, as: UTF8.self) }, "5")
+        let responses = connection.readResponses(4)
+        XCTAssertEqual(responses.map(\.status), [200, 200, 200, 200], connection.text)
+        // The origin's /sink answers with the number of bytes it got: every body reached it whole.
+        XCTAssertEqual(responses.prefix(3).map { String(decoding: $0.body, as: UTF8.self) }, ["5", "3", "4"])
+        // The same length list alone on a connection: the head read from what the parser noted
+        // (above, pipelined behind another, it waited in the queue and its fields were read).
+        let alone = try RawConnection(port: port)
+        alone.send("POST /sink HTTP/1.1\r\nHost: x\r\nContent-Length: 4, 4\r\n\r\nabcd")
+        XCTAssertEqual(alone.readResponses(1).first.map { String(decoding: $0.body, as: UTF8.self) }, "4", alone.text)
         XCTAssertFalse(responses.contains { $0.header("connection") == "close" })
     }
 

@@ -42,6 +42,16 @@ package enum HTTP1Fields {
         return reading
     }
 
+    /// The length `Content-Length` gives (`5, 5` and repeated equal fields are one length); nil
+    /// without one, or when it is malformed or conflicting.
+    package static func contentLength(_ headers: HTTPHeaders) -> Int? {
+        var length: Int?
+        for (name, value) in headers where name.utf8.count == 14 && ASCII.equals(name, "content-length") {
+            guard ASCII.withBytes(value, { Self.readContentLength($0, into: &length) }) == .valid else { return nil }
+        }
+        return length
+    }
+
     /// Calls `body` with each comma-separated token of `value`, spaces and tabs trimmed, empty
     /// ones skipped.
     package static func forEachToken(_ value: String, _ body: (UnsafeBufferPointer<UInt8>) -> Void) {

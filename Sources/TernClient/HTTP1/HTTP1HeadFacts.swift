@@ -32,6 +32,8 @@ package struct HTTP1HeadFacts: Sendable, Equatable {
     /// The `timeout` parameter of the first `Keep-Alive` field, in seconds.
     package var keepAliveTimeout: Int?
     private var keepAliveFieldSeen = false
+    /// Requests: the body's length when `Content-Length` gives one (equal values if repeated).
+    package var contentLength: Int?
     /// Requests: the body's framing is plain, at most a valid `Content-Length` (equal values if
     /// repeated) or `Transfer-Encoding: chunked` alone in HTTP/1.1 with no length.
     package var plainFraming = true

@@ -485,6 +485,7 @@ package struct HTTP1Parser {
         self.uri = ""
         self.headBytes = 0
         let framing = self.framing
+        self.facts.contentLength = framing.lengthInvalid ? nil : framing.contentLength
         self.facts.plainFraming = !framing.lengthInvalid
             && (framing.transferCodings == 0
                 || (framing.transferCodings == 1 && framing.lastCodingChunked && framing.lengthFields == 0 && self.version.minor == 1))

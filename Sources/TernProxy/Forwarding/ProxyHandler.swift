@@ -45,9 +45,14 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     /// The failure of the last server tried, which decides the status when none is left.
     var lastFailure: TernClientError?
     var requestHead: HTTPRequestHead?
+    /// What the parser noted about the fields of the head the guard is about to hand over
+    /// (`HTTP1HeadFacts`), for `beginExchange` to read instead of the fields; taken by that head.
+    var requestFacts: HTTP1HeadFacts?
     var upstreamHead: HTTPRequestHead?
     var execution: RequestExecution?
     var bodyMode = RequestBody.none
+    /// Whether the client's head has `Expect`, when the parser said (nil: look).
+    var requestHasExpect: Bool?
     var bodyBytes = 0
     var bodyStarted = false
     var requestEnded = false
@@ -126,6 +131,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
 
     private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         if !self.queued.isEmpty || (self.state != .idle && part.isHead) {
+            if part.isHead { self.requestFacts = nil }  // a queued head is read field by field in its turn
             self.queued.append(part)
             return
         }
@@ -152,12 +158,15 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     }
 
     private func beginExchange(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
+        let facts = self.requestFacts
+        self.requestFacts = nil
         self.resetExchange()
+        self.requestHasExpect = facts?.hasExpect
         let runtime = self.loop.runtime
         self.runtime = runtime
         self.requestHead = head
         // `keepalive-timeout 0`: every connection serves one exchange.
-        self.keepAlive = head.keepsAlive && runtime.configuration.limits.keepAliveTimeout > .zero
+        self.keepAlive = (facts?.keepsAlive(head.version) ?? head.keepsAlive) && runtime.configuration.limits.keepAliveTimeout > .zero
         self.startTime = .now()
 
         let host = Substring.hostWithoutPort(head.headers.first(name: "host") ?? "")
@@ -169,15 +178,15 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             return self.respondLocally(status, body: route.fixedBody, contentType: "text/plain; charset=utf-8")
         }
         guard let group = route.upstream else { return self.respondLocally(.internalServerError) }
-        if head.headers.contains(name: "upgrade"), self.beginUpgrade(head, route: route, group: group, context: context) {
+        if facts?.hasUpgrade ?? head.headers.contains(name: "upgrade"), self.beginUpgrade(head, route: route, group: group, context: context) {
             return  // a WebSocket or other protocol switch: UpgradeTunnel.swift
         }
 
         // Body framing. The parser and RequestGuard have already refused conflicting or malformed
         // framing (400).
-        if head.headers.contains(name: "transfer-encoding") {
+        if facts?.hasTransferEncoding ?? head.headers.contains(name: "transfer-encoding") {
             self.bodyMode = .stream(length: nil)
-        } else if let text = head.headers.first(name: "content-length"), let length = Int(text) {
+        } else if let length = facts.map({ $0.contentLength }) ?? HTTP1Fields.contentLength(head.headers) {
             if length > route.maxBodySize { return self.respondLocally(.payloadTooLarge, close: true) }
             self.bodyMode = length == 0 ? .none : .stream(length: length)
         }
@@ -193,10 +202,13 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         guard let head = self.requestHead, let route = self.route, let group = route.upstream, let runtime = self.runtime,
             let context = self.context, !self.closed
         else { return }
-        var upstream = HTTPRequestHead(
-            version: .http1_1, method: head.method, uri: route.upstreamURI(head.uri),
-            headers: self.upstreamFields(head, forwarding: runtime.configuration.forwarding)
-        )
+        // The client's head with our fields: its method, target and version are kept in storage the
+        // two heads share until one of them changes (most routes change none: no allocation).
+        var upstream = head
+        upstream.headers = self.upstreamFields(head, forwarding: runtime.configuration.forwarding)
+        let uri = route.upstreamURI(head.uri)
+        if uri != head.uri { upstream.uri = uri }
+        if head.version != .http1_1 { upstream.version = .http1_1 }
         HeaderRewriting.apply(route.config.requestHeaders, to: &upstream.headers)
         if case .set(let value) = route.config.hostHeader { upstream.headers.replaceOrAdd(name: "Host", value: value) }
         switch self.cacheMode {
@@ -212,7 +224,9 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         case .off, .invalidate:
             break
         }
-        if upstream.headers.contains(name: "expect") {
+        if route.config.requestHeaders.isEmpty ? self.requestHasExpect ?? upstream.headers.contains(name: "expect")
+            : upstream.headers.contains(name: "expect")
+        {
             // We answer `100 Continue` ourselves (as nginx does) and send the body on when we have it.
             upstream.headers.remove(name: "expect")
             if head.headers[canonicalForm: "expect"].contains(where: { ASCII.equals($0, "100-continue") }) {

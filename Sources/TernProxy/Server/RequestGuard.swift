@@ -246,6 +246,7 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
                 return self.refuseRate(wait, version: head.version, context: context)
             }
             self.requestAdmitted()
+            self.proxy?.requestFacts = facts
         case .end:
             self.readingBody = false
             self.timer?.requestEnded()
