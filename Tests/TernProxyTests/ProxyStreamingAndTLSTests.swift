@@ -38,6 +38,21 @@ final class ProxyStreamingAndTLSTests: ProxyTestCase {
         XCTAssertLessThan(growth, 100 << 20, "memory grew by \(growth >> 20) MiB while streaming 2 GiB")
     }
 
+    /// A client that stops reading holds the upstream back: the proxy reads the origin's body only
+    /// as fast as the client's connection takes it (its writability), so a 512 MiB download that
+    /// nobody reads leaves the process's memory where it was, not holding the body.
+    func testAClientThatStopsReadingHoldsTheUpstreamBack() async throws {
+        let a = try await self.origin("a")
+        let (_, port) = try await self.proxy("route / { proxy http://127.0.0.1:\(a.port) }")
+        let before = residentMemory()
+        let connection = try RawConnection(port: port)
+        connection.send("GET /bytes/\(512 << 20) HTTP/1.1\r\nHost: x\r\n\r\n")
+        try await Task.sleep(for: .seconds(2))
+        let growth = residentMemory() - before
+        XCTAssertLessThan(growth, 128 << 20, "memory grew by \(growth >> 20) MiB behind a client that reads nothing")
+        withExtendedLifetime(connection) {}
+    }
+
     func testSNIChoosesTheCertificate() async throws {
         let pki = try TestPKI()
         let alpha = try pki.issue("alpha", names: ["alpha.test"])
