@@ -45,6 +45,12 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     /// The failure of the last server tried, which decides the status when none is left.
     var lastFailure: TernClientError?
     var requestHead: HTTPRequestHead?
+    /// Read from the exchange's head, route and configuration once, at its start: the response's
+    /// path reads these plain values rather than copying the head (two retains and two releases)
+    /// or following the route and runtime objects again.
+    var requestVersion = HTTPVersion.http1_1
+    var addsVia = true
+    var rewritesResponseFields = false
     /// What the parser noted about the fields of the head the guard is about to hand over
     /// (`HTTP1HeadFacts`), for `beginExchange` to read instead of the fields; taken by that head.
     var requestFacts: HTTP1HeadFacts?
@@ -171,6 +177,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         let runtime = self.loop.runtime
         self.runtime = runtime
         self.requestHead = head
+        self.requestVersion = head.version
+        self.addsVia = runtime.configuration.forwarding.via
         // `keepalive-timeout 0`: every connection serves one exchange.
         self.keepAlive = (facts?.keepsAlive(head.version) ?? head.keepsAlive) && runtime.configuration.limits.keepAliveTimeout > .zero
         self.startTime = .now()
@@ -180,6 +188,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             return self.respondLocally(.notFound)
         }
         self.route = route
+        self.rewritesResponseFields = !route.config.responseHeaders.isEmpty
         if let status = route.fixedStatus {
             return self.respondLocally(status, body: route.fixedBody, contentType: "text/plain; charset=utf-8")
         }
@@ -273,20 +282,20 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         self.serverIndex = index
         if index < 64 { self.tried |= 1 << UInt64(index) }
         balancer.started(index)
-        let server = group.servers[index]
-        if route.config.hostHeader == .upstream { head.headers.replaceOrAdd(name: "Host", value: server.origin.hostHeader) }
+        let origin = group.servers[index].origin
+        if route.config.hostHeader == .upstream { head.headers.replaceOrAdd(name: "Host", value: origin.hostHeader) }
         self.state = .forwarding
         if case .stream = self.bodyMode { self.upstreamWritable = false }
         let execution = self.agent.execute(
             head,
-            to: server.origin,
+            to: origin,
             tls: group.tls,
             body: self.bodyMode,
             on: context.eventLoop,
             deadline: route.requestTimeout.map { .now() + $0 },
             connectTimeout: route.connectTimeout,
             readTimeout: route.readTimeout,
-            maxConnections: server.maxConnections ?? self.agent.configuration.maxConnectionsPerOrigin,
+            maxConnections: group.servers[index].maxConnections ?? self.agent.configuration.maxConnectionsPerOrigin,
             delegate: self
         )
         if !execution.isFinished { self.execution = execution }
@@ -312,49 +321,50 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     // MARK: The response (ResponseDelegate, on this loop)
 
     func responseHead(_ head: HTTPResponseHead, execution: RequestExecution) {
-        guard !self.closed, let context = self.context, let request = self.requestHead else { return }
+        guard !self.closed, let context = self.context else { return }
+        let version = self.requestVersion
         if let group = self.route?.upstream, self.serverIndex >= 0 { group.servers[self.serverIndex].health.recordSuccess() }
         if let metrics = self.loop.metrics, let group = self.route?.upstream, let runtime = self.runtime {
             metrics.recordUpstreamResponse(group: group, generation: runtime.generation, nanoseconds: (NIODeadline.now() - self.startTime).nanoseconds)
         }
-        if self.cacheKey == nil, let codec = self.codec, self.route?.config.responseHeaders.isEmpty ?? true,
-            let facts = execution.responseFacts, facts.coversAllFields, !facts.hasVia, !facts.connectionNamesOthers
+        if self.cacheKey == nil, let codec = self.codec, !self.rewritesResponseFields, let facts = execution.responseFacts,
+            facts.coversAllFields, !facts.hasVia, !facts.connectionNamesOthers
         {
             // The common case: the head goes out as it came but for the hop-by-hop fields, which the
             // codec leaves out as it writes (the parser marked them), and Via and Connection, which
             // it adds: no copy of the head, and no pass over its fields but the writer's.
-            if request.version.minor == 0 && !facts.hasContentLength && head.status.mayHaveBody { self.keepAlive = false }
-            let via = self.runtime?.configuration.forwarding.via == true ? ("Via", HeaderRewriting.via(head.version)) : nil
-            let connection = self.connectionField(for: request)
+            if version.minor == 0 && !facts.hasContentLength && head.status.mayHaveBody { self.keepAlive = false }
+            let via = self.addsVia ? ("Via", HeaderRewriting.via(head.version)) : nil
+            let connection = self.connectionField(for: version)
             self.responseStatus = head.status.code
             self.responseHeadSent = true
-            codec.writeResponseHead(head, version: request.version, passingOn: facts, adding: via, connection)
+            codec.writeResponseHead(head, version: version, passingOn: facts, adding: via, connection)
             return
         }
         var head = head
         head.headers.reserveCapacity(head.headers.count + 2)  // one copy, with room for Via and Connection
         HeaderRewriting.removeHopByHop(&head.headers)
         if self.cacheKey != nil, !self.cacheResponseHead(&head) { return }
-        if self.runtime?.configuration.forwarding.via == true { HeaderRewriting.appendVia(&head.headers, version: head.version) }
+        if self.addsVia { HeaderRewriting.appendVia(&head.headers, version: head.version) }
         if let rules = self.route?.config.responseHeaders, !rules.isEmpty { HeaderRewriting.apply(rules, to: &head.headers) }
-        if head.version != request.version { head.version = request.version }  // a copy of the head's storage otherwise
-        if request.version.minor == 0 && !head.headers.contains(name: "content-length") && head.status.mayHaveBody {
+        if head.version != version { head.version = version }  // a copy of the head's storage otherwise
+        if version.minor == 0 && !head.headers.contains(name: "content-length") && head.status.mayHaveBody {
             self.keepAlive = false  // an HTTP/1.0 client reads this body until the connection closes
         }
-        if let (name, value) = self.connectionField(for: request) { head.headers.replaceOrAdd(name: name, value: value) }
+        if let (name, value) = self.connectionField(for: version) { head.headers.replaceOrAdd(name: name, value: value) }
         self.responseStatus = head.status.code
         self.responseHeadSent = true
         self.write(.head(head), context: context)
     }
 
-    /// The `Connection` field a response to `request` needs, if any; decides whether the
-    /// connection stays open after it.
-    private func connectionField(for request: HTTPRequestHead) -> (String, String)? {
+    /// The `Connection` field a response to a request of `version` needs, if any; decides whether
+    /// the connection stays open after it.
+    private func connectionField(for version: HTTPVersion) -> (String, String)? {
         if !self.keepAlive || self.quiescing || self.isLastRequestOnConnection {
             self.keepAlive = false
             return ("Connection", "close")
         }
-        return request.version.minor == 0 ? ("Connection", "keep-alive") : nil
+        return version.minor == 0 ? ("Connection", "keep-alive") : nil
     }
 
     func responseBodyPart(_ buffer: ByteBuffer, execution: RequestExecution) {
