@@ -28,8 +28,8 @@ public final class RequestExecution {
     private var bodyStreamStarted = false
     private var writabilityPromise: EventLoopPromise<Void>?
     var responseStarted = false
-    /// What the parser noted about the response head's fields, while the delegate handles the head
-    /// (nil when the head reached us through the pipeline, or was edited on the way).
+    /// What the parser noted about the response head's fields, for the delegate to read instead of
+    /// them (nil when the head reached us through the pipeline, as with decompression, which edits it).
     package private(set) var responseFacts: HTTP1HeadFacts?
     /// Whether the request lets its connection stay open (its `Connection` field and version), and
     /// how the writer frames it: both known once the framing fields are set, without the
