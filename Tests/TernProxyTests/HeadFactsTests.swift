@@ -57,9 +57,10 @@ final class HeadFactsTests: XCTestCase {
         while !parser.hasStopped, let event = try? parser.next(&buffer) {
             let headers: HTTPHeaders
             let version: HTTPVersion
+            let request: Bool
             switch event {
-            case .requestHead(let head): (headers, version) = (head.headers, head.version)
-            case .responseHead(let head): (headers, version) = (head.headers, head.version)
+            case .requestHead(let head): (headers, version, request) = (head.headers, head.version, true)
+            case .responseHead(let head): (headers, version, request) = (head.headers, head.version, false)
             case .body, .end: continue
             }
             heads += 1
@@ -78,6 +79,7 @@ final class HeadFactsTests: XCTestCase {
             XCTAssertEqual(facts.hasExpect, headers.contains(name: "expect"), input)
             XCTAssertEqual(facts.hasUpgrade, headers.contains(name: "upgrade"), input)
             XCTAssertEqual(facts.hosts, headers["host"].count, input)
+            if request { XCTAssertEqual(facts.contentLength, HTTP1Fields.contentLength(headers), input) }
             let connection = headers.filter { ASCII.equals($0.name, "connection") }
             XCTAssertEqual(
                 facts.connectionNamesOthers, connection.contains { !HeaderRewriting.namesOnlyStandardTokens($0.value) }, input)
