@@ -363,24 +363,10 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// `Keep-Alive: timeout=5, max=100` (RFC 2068 §19.7.1.1): the seconds the server keeps an idle connection.
     static func keepAliveTimeout(_ headers: HTTPHeaders) -> TimeAmount? {
-        guard let value = headers.first(name: "keep-alive") else { return nil }
-        for parameter in value.split(separator: ",") {
-            let pair = parameter.split(separator: "=", maxSplits: 1)
-            guard pair.count == 2, pair[0].trimmingSpaces.lowercased() == "timeout",
-                let seconds = Int(pair[1].trimmingSpaces), seconds >= 0
-            else { continue }
-            return .seconds(Int64(seconds))
-        }
-        return nil
-    }
-}
-
-extension Substring {
-    var trimmingSpaces: Substring {
-        var s = self
-        while s.first == " " || s.first == "\t" { s.removeFirst() }
-        while s.last == " " || s.last == "\t" { s.removeLast() }
-        return s
+        guard let value = headers.first(name: "keep-alive"),
+            let seconds = ASCII.withBytes(value, { HTTP1Fields.keepAliveTimeout($0) })
+        else { return nil }
+        return .seconds(Int64(seconds))
     }
 }
 

@@ -79,9 +79,7 @@ public final class RequestExecution {
         for (name, value) in head.headers {
             switch name.utf8.count {
             case 10 where ASCII.equals(name, "connection"):
-                HTTP1Fields.forEachToken(value) { token in
-                    if ASCII.equals(token, "close") { close = true } else if ASCII.equals(token, "keep-alive") { keepAlive = true }
-                }
+                _ = ASCII.withBytes(value) { HTTP1Fields.readConnection($0, close: &close, keepAlive: &keepAlive) }
             case 14 where ASCII.equals(name, "content-length"):
                 hasLength = true
             case 17 where ASCII.equals(name, "transfer-encoding"):
@@ -108,7 +106,7 @@ public final class RequestExecution {
             if hasLength { head.headers.remove(name: "content-length") }
             head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
         }
-        return !close && (keepAlive || (head.version.major == 1 && head.version.minor >= 1) || head.version.major > 1)
+        return HTTP1Fields.keepsAlive(close: close, keepAlive: keepAlive, version: head.version)
     }
 
     /// `HTTP1Writer.requestFraming` of a head whose framing fields `normalizeFraming` has set for

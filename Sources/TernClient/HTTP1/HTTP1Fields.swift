@@ -7,15 +7,73 @@ package enum HTTP1Fields {
     /// Whether the connection stays open after this message (RFC 9112 §9.3): a `close` token in
     /// `Connection` says no; else `keep-alive` says yes; else HTTP/1.1 and later say yes.
     package static func isKeepAlive(_ headers: HTTPHeaders, version: HTTPVersion) -> Bool {
+        var close = false
         var keepAlive = false
         for (name, value) in headers where name.utf8.count == 10 && ASCII.equals(name, "connection") {
-            var close = false
-            Self.forEachToken(value) { token in
-                if ASCII.equals(token, "close") { close = true } else if ASCII.equals(token, "keep-alive") { keepAlive = true }
-            }
+            _ = ASCII.withBytes(value) { Self.readConnection($0, close: &close, keepAlive: &keepAlive) }
             if close { return false }
         }
-        return keepAlive || (version.major == 1 && version.minor >= 1) || version.major > 1
+        return Self.keepsAlive(close: close, keepAlive: keepAlive, version: version)
+    }
+
+    /// RFC 9112 §9.3 from what `Connection` said.
+    package static func keepsAlive(close: Bool, keepAlive: Bool, version: HTTPVersion) -> Bool {
+        !close && (keepAlive || (version.major == 1 && version.minor >= 1) || version.major > 1)
+    }
+
+    /// Notes the `close` and `keep-alive` tokens of one `Connection` value; returns whether it
+    /// names anything else (`upgrade` included), whose fields are then hop-by-hop too.
+    @discardableResult
+    package static func readConnection(_ value: UnsafeBufferPointer<UInt8>, close: inout Bool, keepAlive: inout Bool) -> Bool {
+        var others = false
+        Self.forEachElement(value) { token in
+            if token.isEmpty { return }
+            if ASCII.equals(token, "close") {
+                close = true
+            } else if ASCII.equals(token, "keep-alive") {
+                keepAlive = true
+            } else {
+                others = true
+            }
+        }
+        return others
+    }
+
+    /// Hop-by-hop fields (RFC 9110 §7.6.1), plus `Proxy-Connection` and `Keep-Alive`, which old
+    /// clients still send; Go's httputil.ReverseProxy strips the same list. Lowercase.
+    package static let hopByHop = [
+        "connection", "proxy-connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
+        "proxy-authenticate", "proxy-authorization",
+    ]
+
+    /// The position of the field name `name` in `hopByHop` (any case), or nil.
+    package static func hopByHopIndex(_ name: UnsafeBufferPointer<UInt8>) -> Int? {
+        switch name.count {
+        case 2: return ASCII.equals(name, "te") ? 3 : nil
+        case 7: return ASCII.equals(name, "trailer") ? 4 : ASCII.equals(name, "upgrade") ? 6 : nil
+        case 10: return ASCII.equals(name, "connection") ? 0 : ASCII.equals(name, "keep-alive") ? 2 : nil
+        case 16: return ASCII.equals(name, "proxy-connection") ? 1 : nil
+        case 17: return ASCII.equals(name, "transfer-encoding") ? 5 : nil
+        case 18: return ASCII.equals(name, "proxy-authenticate") ? 7 : nil
+        case 19: return ASCII.equals(name, "proxy-authorization") ? 8 : nil
+        default: return nil
+        }
+    }
+
+    /// The `timeout` parameter (seconds) among a `Keep-Alive` value's comma-separated parameters:
+    /// the first valid one.
+    package static func keepAliveTimeout(_ value: UnsafeBufferPointer<UInt8>) -> Int? {
+        var seconds: Int?
+        Self.forEachElement(value) { parameter in
+            guard seconds == nil, let equals = parameter.firstIndex(of: UInt8(ascii: "=")) else { return }
+            let name = Self.trimmed(UnsafeBufferPointer(rebasing: parameter[..<equals]))
+            let digits = Self.trimmed(UnsafeBufferPointer(rebasing: parameter[(equals + 1)...]))
+            guard ASCII.equals(name, "timeout"), !digits.isEmpty, digits.count <= 18,
+                digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
+            else { return }
+            seconds = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
+        }
+        return seconds
     }
 
     package enum ContentLengthReading {

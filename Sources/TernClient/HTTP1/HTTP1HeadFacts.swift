@@ -12,8 +12,7 @@ package struct HTTP1HeadFacts: Sendable, Equatable {
     package var fieldCount = 0
     /// Bytes of the fields' names and (trimmed) values.
     package var fieldBytes = 0
-    /// Bit i is set when field i is one of the hop-by-hop fields of RFC 9110 §7.6.1 (with
-    /// `Proxy-Connection` and `Keep-Alive`; `HeaderRewriting.hopByHop`'s list). Only the first 64
+    /// Bit i is set when field i is one of the hop-by-hop fields (`HTTP1Fields.hopByHop`). Only the first 64
     /// fields have a bit: see `coversAllFields`.
     package var hopByHop: UInt64 = 0
     package var hosts = 0
@@ -46,92 +45,36 @@ package struct HTTP1HeadFacts: Sendable, Equatable {
     /// `HTTP1Fields.isKeepAlive` for this head: a `close` token says no; else `keep-alive` says yes;
     /// else HTTP/1.1 and later say yes.
     package func keepsAlive(_ version: HTTPVersion) -> Bool {
-        !self.connectionClose && (self.connectionKeepAlive || (version.major == 1 && version.minor >= 1) || version.major > 1)
+        HTTP1Fields.keepsAlive(close: self.connectionClose, keepAlive: self.connectionKeepAlive, version: version)
     }
 
     /// Notes field number `index` (name and trimmed value), as the parser reads it.
     mutating func note(index: Int, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
         self.fieldCount = index + 1
         self.fieldBytes &+= name.count &+ value.count
-        let hopByHop: Bool
-        switch name.count {
-        case 2:
-            hopByHop = ASCII.equals(name, "te")
-        case 3:
-            if ASCII.equals(name, "via") { self.hasVia = true }
-            hopByHop = false
-        case 4:
-            if ASCII.equals(name, "host") { self.hosts += 1 }
-            hopByHop = false
-        case 6:
-            if ASCII.equals(name, "expect") { self.hasExpect = true }
-            hopByHop = false
-        case 7:
-            if ASCII.equals(name, "upgrade") {
-                self.hasUpgrade = true
-                hopByHop = true
-            } else {
-                hopByHop = ASCII.equals(name, "trailer")
-            }
-        case 10:
-            if ASCII.equals(name, "connection") {
-                self.noteConnection(value)
-                hopByHop = true
-            } else if ASCII.equals(name, "keep-alive") {
-                if !self.keepAliveFieldSeen { self.keepAliveTimeout = Self.timeout(value) }
+        if let hopByHop = HTTP1Fields.hopByHopIndex(name) {
+            if index < 64 { self.hopByHop |= 1 << UInt64(index) }
+            switch hopByHop {
+            case 0:  // Connection
+                if HTTP1Fields.readConnection(value, close: &self.connectionClose, keepAlive: &self.connectionKeepAlive) {
+                    self.connectionNamesOthers = true
+                    HTTP1Fields.forEachElement(value) { if ASCII.equals($0, "upgrade") { self.connectionUpgrade = true } }
+                }
+            case 2:  // Keep-Alive
+                if !self.keepAliveFieldSeen { self.keepAliveTimeout = HTTP1Fields.keepAliveTimeout(value) }
                 self.keepAliveFieldSeen = true
-                hopByHop = true
-            } else {
-                hopByHop = false
+            case 5: self.hasTransferEncoding = true
+            case 6: self.hasUpgrade = true
+            default: break
             }
-        case 14:
-            if ASCII.equals(name, "content-length") { self.hasContentLength = true }
-            hopByHop = false
-        case 16:
-            hopByHop = ASCII.equals(name, "proxy-connection")
-        case 17:
-            if ASCII.equals(name, "transfer-encoding") {
-                self.hasTransferEncoding = true
-                hopByHop = true
-            } else {
-                hopByHop = false
-            }
-        case 18:
-            hopByHop = ASCII.equals(name, "proxy-authenticate")
-        case 19:
-            hopByHop = ASCII.equals(name, "proxy-authorization")
-        default:
-            hopByHop = false
+            return
         }
-        if hopByHop && index < 64 { self.hopByHop |= 1 << UInt64(index) }
-    }
-
-    private mutating func noteConnection(_ value: UnsafeBufferPointer<UInt8>) {
-        HTTP1Fields.forEachElement(value) { token in
-            if token.isEmpty { return }
-            if ASCII.equals(token, "close") {
-                self.connectionClose = true
-            } else if ASCII.equals(token, "keep-alive") {
-                self.connectionKeepAlive = true
-            } else {
-                if ASCII.equals(token, "upgrade") { self.connectionUpgrade = true }
-                self.connectionNamesOthers = true
-            }
+        switch name.count {
+        case 3: if ASCII.equals(name, "via") { self.hasVia = true }
+        case 4: if ASCII.equals(name, "host") { self.hosts += 1 }
+        case 6: if ASCII.equals(name, "expect") { self.hasExpect = true }
+        case 14: if ASCII.equals(name, "content-length") { self.hasContentLength = true }
+        default: break
         }
-    }
-
-    /// `timeout=N` among a `Keep-Alive` value's comma-separated parameters (the first valid one).
-    private static func timeout(_ value: UnsafeBufferPointer<UInt8>) -> Int? {
-        var seconds: Int?
-        HTTP1Fields.forEachElement(value) { parameter in
-            guard seconds == nil, let equals = parameter.firstIndex(of: UInt8(ascii: "=")) else { return }
-            let name = HTTP1Fields.trimmed(UnsafeBufferPointer(rebasing: parameter[..<equals]))
-            let digits = HTTP1Fields.trimmed(UnsafeBufferPointer(rebasing: parameter[(equals + 1)...]))
-            guard ASCII.equals(name, "timeout"), !digits.isEmpty, digits.count <= 18,
-                digits.allSatisfy({ $0 >= 0x30 && $0 <= 0x39 })
-            else { return }
-            seconds = digits.reduce(0) { $0 * 10 + Int($1 - 0x30) }
-        }
-        return seconds
     }
 }

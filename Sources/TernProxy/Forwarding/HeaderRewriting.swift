@@ -3,12 +3,9 @@ import TernClient
 
 /// The header rules of a forwarding proxy, applied in place.
 enum HeaderRewriting {
-    /// Hop-by-hop fields (RFC 9110 §7.6.1), plus `Proxy-Connection` and `Keep-Alive`, which old
-    /// clients still send; Go's httputil.ReverseProxy strips the same list.
-    static let hopByHop = [
-        "connection", "proxy-connection", "keep-alive", "te", "trailer", "transfer-encoding", "upgrade",
-        "proxy-authenticate", "proxy-authorization",
-    ]
+    /// Hop-by-hop fields (RFC 9110 §7.6.1), plus `Proxy-Connection` and `Keep-Alive`: the list
+    /// the parser marks them by too (`HTTP1HeadFacts.hopByHop`).
+    static let hopByHop = HTTP1Fields.hopByHop
 
     /// Removes the hop-by-hop fields and every field named in `Connection`. One pass notes which
     /// of them are there (most messages have none; most of the rest have only `Connection:
@@ -35,27 +32,14 @@ enum HeaderRewriting {
 
     /// The position of `name` in `hopByHop`, or nil.
     static func hopByHopIndex(_ name: String) -> Int? {
-        ASCII.withBytes(name) { name in
-            switch name.count {
-            case 2: return ASCII.equals(name, "te") ? 3 : nil
-            case 7: return ASCII.equals(name, "trailer") ? 4 : ASCII.equals(name, "upgrade") ? 6 : nil
-            case 10: return ASCII.equals(name, "connection") ? 0 : ASCII.equals(name, "keep-alive") ? 2 : nil
-            case 16: return ASCII.equals(name, "proxy-connection") ? 1 : nil
-            case 17: return ASCII.equals(name, "transfer-encoding") ? 5 : nil
-            case 18: return ASCII.equals(name, "proxy-authenticate") ? 7 : nil
-            case 19: return ASCII.equals(name, "proxy-authorization") ? 8 : nil
-            default: return nil
-            }
-        }
+        ASCII.withBytes(name) { HTTP1Fields.hopByHopIndex($0) }
     }
 
     /// Whether a `Connection` value's tokens are all `close` or `keep-alive` (or empty).
     static func namesOnlyStandardTokens(_ value: String) -> Bool {
-        var standard = true
-        HTTP1Fields.forEachToken(value) { token in
-            if !ASCII.equals(token, "close") && !ASCII.equals(token, "keep-alive") { standard = false }
-        }
-        return standard
+        var close = false
+        var keepAlive = false
+        return !ASCII.withBytes(value) { HTTP1Fields.readConnection($0, close: &close, keepAlive: &keepAlive) }
     }
 
     private static func isStandardConnectionToken(_ token: Substring) -> Bool {
