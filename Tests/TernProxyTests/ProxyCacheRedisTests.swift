@@ -45,6 +45,17 @@ final class ProxyCacheRedisTests: RedisProxyTestCase {
         response.headerFields[HTTPField.Name("Cache-Status")!] ?? ""
     }
 
+    /// The client has its response before the proxy's commit to Redis is done (the store is
+    /// written behind the response): waits until an entry is there, so that another proxy asking
+    /// next finds it rather than racing the commit.
+    func waitForCommittedEntry() async throws {
+        for _ in 0..<100 {
+            if !(try self.redis.cli(["KEYS", "tern:*:v"]).trimmingCharacters(in: .whitespacesAndNewlines).isEmpty) { return }
+            try await Task.sleep(for: .milliseconds(20))
+        }
+        XCTFail("no cache entry reached Redis within 2 s")
+    }
+
     func testTwoProxiesShareEntriesAndCoalesceMisses() async throws {
         let origin = try await self.origin("o")
         let a = try await self.redisProxy(origin)
@@ -71,6 +82,7 @@ final class ProxyCacheRedisTests: RedisProxyTestCase {
         let b = try await self.redisProxy(origin)
         let path = self.shaped("purge", ["Cache-Control: max-age=60"])
         _ = try await self.get(a, path)
+        try await self.waitForCommittedEntry()
         // b takes it into its memory tier.
         let (_, first, _) = try await self.get(b, path)
         let (_, again, hit) = try await self.get(b, path)
