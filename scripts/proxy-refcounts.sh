@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Counts what tern does per proxied 1 KiB request that the CPU time on this noisy machine cannot
 # show reliably: retains and releases (swift_retain, swift_release) and mallocs, each per request,
-# with the functions that make the most retains and releases. Steady where a timing is not: the
+# with the functions that make the most retains and releases, and those that malloc. Steady where a timing is not: the
 # same build gives counts within about 2% run after run (the requests in flight at either end of
 # the recording are the error), where its CPU time per request moves by a third.
 #
@@ -95,7 +95,7 @@ for tern in "$@"; do
     echo "== $tern"
     python3 - "$work/perf.txt" <<'PY' | swift demangle --simplified | cut -c1-150
 import collections, re, sys
-counts = collections.Counter(); callers = collections.Counter()
+counts = collections.Counter(); callers = collections.Counter(); allocators = collections.Counter()
 event = None; frames = []
 def finish():
     if event is None: return
@@ -104,6 +104,11 @@ def finish():
         for frame in frames[1:]:
             if not (frame.startswith("swift_") or frame.startswith("outlined")):
                 callers[frame] += 1
+                break
+    if event == "ternmalloc":
+        for frame in frames[1:]:
+            if not (frame.startswith("swift_") or frame.startswith("outlined") or frame in ("malloc", "__libc_malloc")):
+                allocators[frame] += 1
                 break
 for line in open(sys.argv[1]):
     if not line.strip():
@@ -118,6 +123,8 @@ if requests == 0: sys.exit("no request was counted")
 per = lambda name: counts[name] / requests
 print(f"{requests} requests: {per('ternretain') + per('ternrelease'):.0f} retains+releases, {per('ternmalloc'):.1f} mallocs per request")
 for name, count in callers.most_common(15): print(f"  {count / requests:6.1f}  {name}")
+print("mallocs by caller:")
+for name, count in allocators.most_common(12): print(f"  {count / requests:6.2f}  {name}")
 PY
     perf probe -q -d ternretain -d ternrelease -d ternexchange 2>/dev/null || true
 done

@@ -158,6 +158,8 @@ final class RawOrigin: Sendable {
         /// Sent when a request head is complete; nil: send nothing (stall).
         var response: [UInt8]?
         var after: After
+        /// Sent in pieces of this many bytes, a few milliseconds apart (with `after: .keepOpen`).
+        var pieceSize: Int? = nil
     }
 
     let port: Int
@@ -225,7 +227,15 @@ final class RawOriginHandler: ChannelInboundHandler {
             self.counters.value.withLock { $0.requests += 1 }
             let path = head.split(separator: " ").dropFirst().first.map(String.init) ?? "/"
             let script = self.script(path)
-            if let response = script.response {
+            if let response = script.response, let size = script.pieceSize {
+                let loop = context.eventLoop.assumeIsolated()
+                for (index, start) in stride(from: 0, to: response.count, by: size).enumerated() {
+                    let piece = ByteBuffer(bytes: response[start..<min(start + size, response.count)])
+                    loop.scheduleTask(in: .milliseconds(Int64(2 * index))) {
+                        context.writeAndFlush(Self.wrapOutboundOut(piece), promise: nil)
+                    }
+                }
+            } else if let response = script.response {
                 context.writeAndFlush(Self.wrapOutboundOut(ByteBuffer(bytes: response)), promise: nil)
             }
             switch script.after {

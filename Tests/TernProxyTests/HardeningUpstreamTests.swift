@@ -50,6 +50,38 @@ final class HardeningUpstreamTests: ProxyTestCase {
         XCTAssertFalse(connection.text.hasSuffix("0\r\n\r\n"), "a truncated chunked body must not be terminated: \(connection.text)")
     }
 
+    /// A response head passed on as it came is written from its bytes when it arrived in one read,
+    /// and from its fields when it came in pieces: either way the client gets the same head, the
+    /// hop-by-hop fields left out, and a value's bytes as the origin sent them (also those that
+    /// are not UTF-8, which the `String`s of a head read into fields would have replaced).
+    func testAHeadComesOutTheSameWholeOrInPieces() async throws {
+        let head = Self.bytes("HTTP/1.1 200 OK\r\nX-One:1\r\nConnection: keep-alive\r\nX-Bytes: caf") + [0xC3, 0xA9]
+            + Self.bytes("\r\nKeep-Alive: timeout=5\r\nX-Raw: a") + [0xFF] + Self.bytes("b \t\r\nContent-Length: 5\r\n\r\nhello")
+        let origin = try await self.rawOrigin { path in
+            .init(response: head, after: .keepOpen, pieceSize: path == "/pieces" ? 3 : nil)
+        }
+        let (_, port) = try await self.proxy("route / { proxy http://127.0.0.1:\(origin.port) }")
+        var heads: [[UInt8]] = []
+        for path in ["/whole", "/pieces", "/whole"] {
+            let connection = try RawConnection(port: port)
+            connection.send("GET \(path) HTTP/1.1\r\nHost: x\r\n\r\n")
+            let response = connection.readResponses(1).first
+            XCTAssertEqual(response?.status, 200, path)
+            let received = connection.received
+            let end = try XCTUnwrap(received.firstRange(of: Self.bytes("\r\n\r\n")), path)
+            heads.append(Array(received[..<end.upperBound]))
+            XCTAssertEqual(Array(received[end.upperBound...]), Self.bytes("hello"), path)
+        }
+        let expected = Self.bytes("HTTP/1.1 200 OK\r\nX-One: 1\r\nX-Bytes: caf") + [0xC3, 0xA9] + Self.bytes("\r\nX-Raw: a") + [0xFF]
+            + Self.bytes("b\r\nContent-Length: 5\r\nVia: 1.1 tern\r\n\r\n")
+        XCTAssertEqual(heads[0], expected, String(decoding: heads[0], as: UTF8.self))
+        // In pieces the fields became Strings, which repair the byte that is not UTF-8.
+        XCTAssertEqual(String(decoding: heads[1], as: UTF8.self), String(decoding: expected, as: UTF8.self))
+        XCTAssertNotEqual(heads[1], expected, "the head in pieces was read into fields (else this test misses that path)")
+        XCTAssertEqual(heads[2], expected)
+        XCTAssertEqual(origin.connections, 1, "one upstream connection, kept alive throughout")
+    }
+
     func testRefusedConnectionIs502AndTheProxyGoesOn() async throws {
         let dead = try self.deadPort()
         let origin = try await self.origin("a")

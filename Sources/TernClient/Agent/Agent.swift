@@ -75,6 +75,26 @@ public final class Agent: Sendable {
         maxConnections: Int? = nil,
         delegate: any ResponseDelegate
     ) -> RequestExecution {
+        self.execute(
+            head, to: origin, tls: tls, body: body, on: eventLoop, deadline: deadline, connectTimeout: connectTimeout,
+            readTimeout: readTimeout, maxConnections: maxConnections, fieldsAsBytes: false, delegate: delegate)
+    }
+
+    /// `execute`, for a delegate that takes the response head's fields as bytes
+    /// (`RequestExecution.responseRawFields`) when they come straight from the parser.
+    package func execute(
+        _ head: HTTPRequestHead,
+        to origin: Origin,
+        tls: TLSSettings? = nil,
+        body: RequestBody = .none,
+        on eventLoop: any EventLoop,
+        deadline: NIODeadline? = nil,
+        connectTimeout: TimeAmount? = nil,
+        readTimeout: TimeAmount? = nil,
+        maxConnections: Int? = nil,
+        fieldsAsBytes: Bool,
+        delegate: any ResponseDelegate
+    ) -> RequestExecution {
         eventLoop.preconditionInEventLoop()
         guard let pools = self.loops[ObjectIdentifier(eventLoop)] else {
             preconditionFailure("Agent.execute: the event loop is not one of this agent's loops")
@@ -94,7 +114,8 @@ public final class Agent: Sendable {
             delegate: delegate,
             deadline: deadline,
             connectTimeout: connectTimeout,
-            readTimeout: readTimeout
+            readTimeout: readTimeout,
+            fieldsAsBytes: fieldsAsBytes
         )
         if self.isShutDown.withLockedValue({ $0 }) {
             execution.fail(TernClientError(code: .shutdown, phase: .pool, address: origin.address))

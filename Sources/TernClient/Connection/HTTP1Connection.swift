@@ -103,6 +103,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         self.readPaused = false
         self.lastActivity = .now()
         if let codec = self.codec {
+            codec.setFieldsAsBytes(execution.fieldsAsBytes)
             codec.writeRequestHead(execution.head, framing: execution.framing)
         } else {
             context.write(self.wrapOutboundOut(.head(execution.head)), promise: nil)
@@ -203,8 +204,9 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// A response head from the codec by a direct call, with what its parser noted about its
     /// fields (`HTTP1HeadFacts`): keep-alive and the `Keep-Alive` hint are read from those, and the
-    /// proxy behind the execution reads them too, rather than each reading the fields again.
-    func receiveHead(_ head: HTTPResponseHead, facts: HTTP1HeadFacts) {
+    /// proxy behind the execution reads them too, rather than each reading the fields again; and
+    /// the fields themselves as bytes, when the execution asked for them.
+    func receiveHead(_ head: HTTPResponseHead, facts: HTTP1HeadFacts, raw: HTTP1RawFields?) {
         guard let execution = self.execution else {
             self.close()
             return
@@ -212,7 +214,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         self.startResponse(head.status.code)
         self.keepAliveHint = facts.keepAliveTimeout.map { .seconds(Int64($0)) }
         self.responseKeepsAlive = facts.keepsAlive(head.version)
-        execution.receivedHead(head, facts: facts)
+        execution.receivedHead(head, facts: facts, raw: raw)
     }
 
     private func startResponse(_ status: UInt) {
@@ -240,7 +242,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
                 head.headers.remove(name: "content-encoding")
                 head.headers.remove(name: "content-length")
             }
-            execution.receivedHead(head, facts: nil)
+            execution.receivedHead(head, facts: nil, raw: nil)
         case .body(let buffer):
             execution.receivedBodyPart(buffer)
         case .end(let trailers):

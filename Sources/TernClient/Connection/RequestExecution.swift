@@ -31,6 +31,11 @@ public final class RequestExecution {
     /// What the parser noted about the response head's fields, for the delegate to read instead of
     /// them (nil when the head reached us through the pipeline, as with decompression, which edits it).
     package private(set) var responseFacts: HTTP1HeadFacts?
+    /// The delegate takes the response head's fields as bytes: its `responseHead` gets a head with
+    /// no fields and reads them from `responseRawFields` (the proxy, which mostly passes them on).
+    let fieldsAsBytes: Bool
+    /// During the delegate's `responseHead` only: the fields of that head, when kept as bytes.
+    package private(set) var responseRawFields: HTTP1RawFields?
     /// Whether the request lets its connection stay open (its `Connection` field and version), and
     /// how the writer frames it: both known once the framing fields are set, without the
     /// connection and the writer each reading the head's fields again.
@@ -47,9 +52,11 @@ public final class RequestExecution {
         delegate: any ResponseDelegate,
         deadline: NIODeadline?,
         connectTimeout: TimeAmount? = nil,
-        readTimeout: TimeAmount? = nil
+        readTimeout: TimeAmount? = nil,
+        fieldsAsBytes: Bool = false
     ) {
         self.eventLoop = pool.eventLoop
+        self.fieldsAsBytes = fieldsAsBytes
         self.connectTimeout = connectTimeout
         self.readTimeout = readTimeout
         var head = head
@@ -236,10 +243,19 @@ public final class RequestExecution {
         }
     }
 
-    func receivedHead(_ head: HTTPResponseHead, facts: HTTP1HeadFacts?) {
+    func receivedHead(_ head: HTTPResponseHead, facts: HTTP1HeadFacts?, raw: HTTP1RawFields?) {
         self.responseStarted = true
         self.responseFacts = facts
+        guard let raw else { return self.delegate.responseHead(head, execution: self) }
+        guard self.fieldsAsBytes else {
+            var head = head
+            head.headers = raw.headers()
+            return self.delegate.responseHead(head, execution: self)
+        }
+        // Not kept past the call: it holds the connection's receive buffer.
+        self.responseRawFields = raw
         self.delegate.responseHead(head, execution: self)
+        self.responseRawFields = nil
     }
 
     func receivedBodyPart(_ buffer: ByteBuffer) {

@@ -96,6 +96,13 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
         self.flush(context: context)
     }
 
+    /// The responses to come hand their fields on as bytes (`HTTP1RawFields`) rather than as
+    /// `HTTPHeaders`: for an exchange that asked for them (`RequestExecution.fieldsAsBytes`), set by
+    /// the connection as it starts one. Only while the connection takes parts by a direct call.
+    func setFieldsAsBytes(_ asBytes: Bool) {
+        self.input.parser.fieldsAsBytes = asBytes && self.connection != nil
+    }
+
     /// Tells the parser about the request the next response answers.
     private func answerNext() {
         self.input.parser.answeringHEAD = self.pending.firstIsHEAD
@@ -127,9 +134,12 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
         case .responseHead(let head):
             self.pending.removeFirst()
             self.answerNext()
+            let raw = self.input.parser.takeRawFields()
             if let connection = self.connection {
-                connection.receiveHead(head, facts: self.input.parser.lastHead)
+                connection.receiveHead(head, facts: self.input.parser.lastHead, raw: raw)
             } else {
+                var head = head
+                if let raw { head.headers = raw.headers() }
                 context.fireChannelRead(self.wrapInboundOut(.head(head)))
             }
         case .body(let part):

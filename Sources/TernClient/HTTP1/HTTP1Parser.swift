@@ -76,6 +76,18 @@ package struct HTTP1Parser {
     /// The client codec keeps these up to date as requests go out and responses come in.
     package var answeringHEAD = false
     package var answeringCONNECT = false
+    /// Responses: the fields of the heads that begin from now on are handed on as bytes
+    /// (`HTTP1RawFields`, taken with `takeRawFields()`), the head's `HTTPHeaders` left empty. A head
+    /// that does not arrive in one piece is read into `HTTPHeaders` all the same.
+    package var fieldsAsBytes = false
+    /// The head now being read keeps its fields as bytes: `rawCount` of them so far, from
+    /// `rawStart` in the buffer of this call to `next` (a head that needs another call after some
+    /// of its fields were read has them made into values before the call returns).
+    private var headAsBytes = false
+    private var rawStart = 0
+    private var rawCount = 0
+    /// The fields of the last response head handed on, when they were kept as bytes.
+    private var lastRawFields: HTTP1RawFields?
 
     private var state = State.startLine {
         didSet { self.hasStopped = self.state == .stopped }
@@ -141,6 +153,7 @@ package struct HTTP1Parser {
     /// The next event from the front of `buffer`, consuming what it used; nil when more bytes are
     /// needed (what is left in `buffer` must be given again, with what follows appended).
     package mutating func next(_ buffer: inout ByteBuffer) throws(HTTPParserError) -> Event? {
+        if self.headAsBytes { self.rawStart = buffer.readerIndex }  // no field read yet: see `keepFieldsAsValues`
         while true {
             switch self.state {
             case .startLine:
@@ -162,14 +175,28 @@ package struct HTTP1Parser {
                 }
                 buffer.moveReaderIndex(forwardBy: length + 2)
                 self.fields = []
-                self.fields.reserveCapacity(16)
+                self.headAsBytes = self.fieldsAsBytes && self.kind == .response
+                if self.headAsBytes {
+                    self.rawStart = buffer.readerIndex
+                    self.rawCount = 0
+                } else {
+                    self.fields.reserveCapacity(16)
+                }
                 self.framing = Framing()
                 self.facts = HTTP1HeadFacts()
                 self.state = .fields
             case .fields:
-                guard let length = try self.nextLine(buffer, limit: self.maxHeadBytes - self.headBytes) else { return nil }
+                guard let length = try self.nextLine(buffer, limit: self.maxHeadBytes - self.headBytes) else {
+                    if self.headAsBytes { self.keepFieldsAsValues(&buffer) }
+                    return nil
+                }
                 self.headBytes += length + 2
                 if length == 0 {
+                    if self.headAsBytes {
+                        let end = buffer.readerIndex
+                        buffer.moveReaderIndex(to: self.rawStart)
+                        self.lastRawFields = HTTP1RawFields(buffer.readSlice(length: end - self.rawStart)!)
+                    }
                     buffer.moveReaderIndex(forwardBy: 2)
                     switch self.kind {
                     case .request: return self.requestHeadComplete()
@@ -178,8 +205,13 @@ package struct HTTP1Parser {
                         continue  // an interim response, skipped
                     }
                 }
-                if self.fields.count >= self.maxFieldCount { try self.fail(.headerOverflow) }
-                self.fields.append(try self.parseField(buffer, length: length, trailer: false))
+                if self.fields.count + self.rawCount >= self.maxFieldCount { try self.fail(.headerOverflow) }
+                if self.headAsBytes {
+                    try self.checkField(buffer, length: length)
+                    self.rawCount += 1
+                } else {
+                    self.fields.append(try self.parseField(buffer, length: length, trailer: false))
+                }
                 buffer.moveReaderIndex(forwardBy: length + 2)
             case .fixedBody(let remaining):
                 let count = min(remaining, buffer.readableBytes)
@@ -321,6 +353,7 @@ package struct HTTP1Parser {
 
     private mutating func fail(_ error: HTTPParserError) throws(HTTPParserError) -> Never {
         self.state = .stopped
+        self.lastRawFields = nil
         throw error
     }
 
@@ -410,16 +443,7 @@ package struct HTTP1Parser {
     /// One field line: `name ":" OWS value OWS`. The framing fields are read on the way.
     private mutating func parseField(_ buffer: ByteBuffer, length: Int, trailer: Bool) throws(HTTPParserError) -> (String, String) {
         let field: (String, String)? = buffer.withUnsafeReadableBytes { raw in
-            let all = raw.assumingMemoryBound(to: UInt8.self)
-            let line = UnsafeBufferPointer(rebasing: all[0..<length])
-            guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return nil }
-            let name = UnsafeBufferPointer(rebasing: line[0..<colon])
-            guard name.allSatisfy(Self.isTokenByte) else { return nil }
-            var start = colon + 1
-            var end = length
-            while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
-            while end > start, line[end - 1] == 0x20 || line[end - 1] == 0x09 { end -= 1 }
-            let value = UnsafeBufferPointer(rebasing: line[start..<end])  // no controls: `nextLine`
+            guard let (name, value) = Self.splitField(raw, length: length) else { return nil }
             if !trailer {
                 self.facts.note(index: self.fields.count, name: name, value: value)
                 self.noteFraming(name: name, value: value)
@@ -428,6 +452,56 @@ package struct HTTP1Parser {
         }
         guard let field else { try self.fail(.invalidHeaderToken) }
         return field
+    }
+
+    /// `parseField` for a head whose fields stay bytes: the same checks and notes, no `String`s.
+    private mutating func checkField(_ buffer: ByteBuffer, length: Int) throws(HTTPParserError) {
+        let valid: Bool = buffer.withUnsafeReadableBytes { raw in
+            guard let (name, value) = Self.splitField(raw, length: length) else { return false }
+            self.facts.note(index: self.rawCount, name: name, value: value)
+            self.noteFraming(name: name, value: value)
+            return true
+        }
+        if !valid { try self.fail(.invalidHeaderToken) }
+    }
+
+    /// The name and the value without its surrounding whitespace, of the field line of `length`
+    /// bytes at the front of `raw`; nil if the name is not a token (or missing).
+    private static func splitField(
+        _ raw: UnsafeRawBufferPointer, length: Int
+    ) -> (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>)? {
+        let line = UnsafeBufferPointer(rebasing: raw.assumingMemoryBound(to: UInt8.self)[0..<length])
+        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return nil }
+        let name = UnsafeBufferPointer(rebasing: line[0..<colon])
+        guard name.allSatisfy(Self.isTokenByte) else { return nil }
+        var start = colon + 1
+        var end = length
+        while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
+        while end > start, line[end - 1] == 0x20 || line[end - 1] == 0x09 { end -= 1 }
+        return (name, UnsafeBufferPointer(rebasing: line[start..<end]))  // no controls: `nextLine`
+    }
+
+    /// The head being read cannot be handed on with its fields as bytes (it needs another call to
+    /// `next`, with a buffer that will not hold the lines read so far): those lines become values
+    /// now, and so do the rest of the head's.
+    private mutating func keepFieldsAsValues(_ buffer: inout ByteBuffer) {
+        guard self.rawCount > 0 else { return }  // nothing read yet: the next call starts afresh
+        self.headAsBytes = false
+        let end = buffer.readerIndex
+        buffer.moveReaderIndex(to: self.rawStart)
+        let read = HTTP1RawFields(buffer.readSlice(length: end - self.rawStart)!)
+        self.fields.reserveCapacity(self.rawCount + 8)
+        read.forEach { name, value in
+            self.fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+        }
+        self.rawCount = 0
+    }
+
+    /// The fields of the response head just handed on, when they were kept as bytes; nil
+    /// otherwise, and once taken.
+    package mutating func takeRawFields() -> HTTP1RawFields? {
+        defer { self.lastRawFields = nil }
+        return self.lastRawFields
     }
 
     private mutating func noteFraming(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
@@ -451,12 +525,17 @@ package struct HTTP1Parser {
     private mutating func responseHeadComplete() throws(HTTPParserError) -> Event? {
         let code = self.status.code
         self.headBytes = 0
+        let asBytes = self.headAsBytes
+        self.headAsBytes = false
+        self.rawCount = 0
         if code < 200 && code != 101 {
             self.fields = []
+            self.lastRawFields = nil
             self.state = .startLine
             return nil
         }
-        let headers = HTTPHeaders(self.fields)
+        let headers = asBytes ? HTTPHeaders() : HTTPHeaders(self.fields)
+        if !asBytes { self.lastRawFields = nil }
         self.fields = []
         self.lastHead = self.facts
         let framing = self.framing

@@ -91,6 +91,60 @@ package struct HTTP1Writer {
         omitting omit: UInt64 = 0, adding first: (String, String)? = nil, _ second: (String, String)? = nil
     ) {
         self.begin(framing: framing, suppressBody: suppressBody)
+        self.statusLine(head, version: version)
+        self.fields(head.headers, framing: framing, omitting: omit, adding: first, second)
+    }
+
+    /// `responseHead` for a head whose fields came as bytes (`HTTP1RawFields`; the head's own
+    /// `HTTPHeaders` are not read): the same bytes out, but that a value's bytes go as they came
+    /// where the `String`s would have replaced those that are not UTF-8. One copy per field, by
+    /// pointer, and no `String` on the way.
+    package mutating func responseHead(
+        _ head: HTTPResponseHead, fields raw: HTTP1RawFields, framing: Framing, suppressBody: Bool, version: HTTPVersion? = nil,
+        omitting omit: UInt64 = 0, adding first: (String, String)? = nil, _ second: (String, String)? = nil
+    ) {
+        self.begin(framing: framing, suppressBody: suppressBody)
+        self.statusLine(head, version: version)
+        let dropCoding = framing == .dropCoding || framing == .chunked || framing == .dropLengthAndCoding
+        let dropLength = framing == .dropLengthAndCoding
+        let chunkedLine: StaticString = "transfer-encoding: chunked\r\n"
+        var tail = 2 + (framing == .chunked ? chunkedLine.utf8CodeUnitCount : 0)
+        if let first { tail += first.0.utf8.count + first.1.utf8.count + 4 }
+        if let second { tail += second.0.utf8.count + second.1.utf8.count + 4 }
+        // Each line comes out at most one byte longer than it came (`a:b` is written `a: b`), and
+        // a line is at least four bytes.
+        let size = raw.bytes.readableBytes + raw.bytes.readableBytes / 4 + tail
+        self.out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { buffer in
+            let start = buffer.baseAddress!
+            var next = start
+            var bit: UInt64 = 1
+            raw.forEach { name, value in
+                let omitted = omit & bit != 0
+                bit = bit &<< 1
+                if omitted { return }
+                if dropCoding && name.count == 17 && ASCII.equals(name, "transfer-encoding") { return }
+                if dropLength && name.count == 14 && ASCII.equals(name, "content-length") { return }
+                next.copyMemory(from: name.baseAddress!, byteCount: name.count)
+                next += name.count
+                next.storeBytes(of: UInt8(ascii: ":"), as: UInt8.self)
+                (next + 1).storeBytes(of: UInt8(ascii: " "), as: UInt8.self)
+                next += 2
+                if let base = value.baseAddress { next.copyMemory(from: base, byteCount: value.count) }
+                next += value.count
+                next.storeBytes(of: UInt8(ascii: "\r"), as: UInt8.self)
+                (next + 1).storeBytes(of: UInt8(ascii: "\n"), as: UInt8.self)
+                next += 2
+            }
+            if let first { next = Self.putField(first.0, first.1, at: next) }
+            if let second { next = Self.putField(second.0, second.1, at: next) }
+            if framing == .chunked { next = Self.put(chunkedLine, at: next) }
+            next = Self.put("\r\n", at: next)
+            precondition(next - start <= buffer.count, "a head was written past the room reserved for it")
+            return next - start
+        }
+    }
+
+    private mutating func statusLine(_ head: HTTPResponseHead, version: HTTPVersion?) {
         Self.writeVersion(version ?? head.version, to: &self.out)
         if head.status == .ok {
             self.out.writeStaticString(" 200 OK\r\n")
@@ -108,7 +162,6 @@ package struct HTTP1Writer {
             self.out.writeString(head.status.reasonPhrase)
             self.out.writeStaticString("\r\n")
         }
-        self.fields(head.headers, framing: framing, omitting: omit, adding: first, second)
     }
 
     private mutating func begin(framing: Framing, suppressBody: Bool) {

@@ -296,6 +296,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             connectTimeout: route.connectTimeout,
             readTimeout: route.readTimeout,
             maxConnections: group.servers[index].maxConnections ?? self.agent.configuration.maxConnectionsPerOrigin,
+            // A head to pass on as it came is written from its bytes; any other is read from them.
+            fieldsAsBytes: self.cacheKey == nil && !self.rewritesResponseFields,
             delegate: self
         )
         if !execution.isFinished { self.execution = execution }
@@ -338,11 +340,15 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             let connection = self.connectionField(for: version)
             self.responseStatus = head.status.code
             self.responseHeadSent = true
-            codec.writeResponseHead(head, version: version, passingOn: facts, adding: via, connection)
+            codec.writeResponseHead(head, fields: execution.responseRawFields, version: version, passingOn: facts, adding: via, connection)
             return
         }
         var head = head
-        head.headers.reserveCapacity(head.headers.count + 2)  // one copy, with room for Via and Connection
+        if let raw = execution.responseRawFields {
+            head.headers = raw.headers(reservingCapacity: 2)  // the fields came as bytes: read them now
+        } else {
+            head.headers.reserveCapacity(head.headers.count + 2)  // one copy, with room for Via and Connection
+        }
         HeaderRewriting.removeHopByHop(&head.headers)
         if self.cacheKey != nil, !self.cacheResponseHead(&head) { return }
         if self.addsVia { HeaderRewriting.appendVia(&head.headers, version: head.version) }

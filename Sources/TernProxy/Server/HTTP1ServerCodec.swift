@@ -138,16 +138,17 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// A response head passed on from an upstream, rewritten on the way (see
     /// `HTTP1Writer.responseHead`): a direct call, as `writeResponse`.
+    /// With `raw`, the head's fields are those bytes (`HTTP1RawFields`), not its `HTTPHeaders`.
     func writeResponseHead(
-        _ head: HTTPResponseHead, version: HTTPVersion, passingOn facts: HTTP1HeadFacts, adding first: (String, String)?,
-        _ second: (String, String)?
+        _ head: HTTPResponseHead, fields raw: HTTP1RawFields?, version: HTTPVersion, passingOn facts: HTTP1HeadFacts,
+        adding first: (String, String)?, _ second: (String, String)?
     ) {
         guard let context = self.context else { return }
-        self.writeHead(head, version: version, passingOn: facts, adding: first, second, context: context, promise: nil)
+        self.writeHead(head, fields: raw, version: version, passingOn: facts, adding: first, second, context: context, promise: nil)
     }
 
     private func writeHead(
-        _ head: HTTPResponseHead, version: HTTPVersion? = nil, passingOn facts: HTTP1HeadFacts? = nil,
+        _ head: HTTPResponseHead, fields raw: HTTP1RawFields? = nil, version: HTTPVersion? = nil, passingOn facts: HTTP1HeadFacts? = nil,
         adding first: (String, String)? = nil, _ second: (String, String)? = nil, context: ChannelHandlerContext,
         promise: EventLoopPromise<Void>?
     ) {
@@ -161,8 +162,14 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
             self.pending.removeFirst()
         }
         let framing = HTTP1Writer.responseFraming(head, answeringCONNECT: connect, hasContentLength: facts?.hasContentLength)
-        self.writer.responseHead(
-            head, framing: framing, suppressBody: bodiless, version: version, omitting: facts?.hopByHop ?? 0, adding: first, second)
+        if let raw {
+            self.writer.responseHead(
+                head, fields: raw, framing: framing, suppressBody: bodiless, version: version, omitting: facts?.hopByHop ?? 0,
+                adding: first, second)
+        } else {
+            self.writer.responseHead(
+                head, framing: framing, suppressBody: bodiless, version: version, omitting: facts?.hopByHop ?? 0, adding: first, second)
+        }
         if promise != nil { self.writer.writeGathered(context: context, promise: promise) }
     }
 

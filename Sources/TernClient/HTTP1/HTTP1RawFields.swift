@@ -1,0 +1,54 @@
+import NIOCore
+import NIOHTTP1
+
+/// A response head's field lines as they came off the wire, left as bytes: a slice of the receive
+/// buffer from the first field line to the end of the last one's CRLF, which the parser has
+/// already checked (`name ":" OWS value OWS CRLF`, token names, no control characters but tab,
+/// CRLF line ends only).
+///
+/// The parser hands these on instead of `HTTPHeaders` when the exchange asked for them
+/// (`Agent.execute(…fieldsAsBytes: true…)`, the proxy): a head passed through unchanged is written
+/// from them (`HTTP1Writer.responseHead(_:fields:…)`) with no `String` made, copied or freed. That
+/// was two allocations, the fields array, a retain and release per out-of-line `String` on each
+/// pass and UTF-8 validation per proxied response. Whoever needs the fields as values asks
+/// `headers()`, which reads them as the parser would have (bytes that are not UTF-8 repaired
+/// alike). Not to be kept past the call that hands it over: it holds the receive buffer's storage,
+/// and the next read appended to that buffer would copy it.
+package struct HTTP1RawFields {
+    package let bytes: ByteBuffer
+
+    package init(_ bytes: ByteBuffer) {
+        self.bytes = bytes
+    }
+
+    /// Calls `body` with each field's name and trimmed value, in order.
+    package func forEach(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
+        try self.bytes.withUnsafeReadableBytes { raw in
+            let all = raw.assumingMemoryBound(to: UInt8.self)
+            var lineStart = 0
+            while lineStart < all.count {
+                // The parser guarantees the colon, the CRLF and the token name before the colon.
+                var colon = lineStart
+                while all[colon] != UInt8(ascii: ":") { colon += 1 }
+                var lineEnd = colon + 1
+                while all[lineEnd] != 0x0A { lineEnd += 1 }
+                var start = colon + 1
+                var end = lineEnd - 1  // the CR
+                while start < end, all[start] == 0x20 || all[start] == 0x09 { start += 1 }
+                while end > start, all[end - 1] == 0x20 || all[end - 1] == 0x09 { end -= 1 }
+                try body(UnsafeBufferPointer(rebasing: all[lineStart..<colon]), UnsafeBufferPointer(rebasing: all[start..<end]))
+                lineStart = lineEnd + 1
+            }
+        }
+    }
+
+    /// The fields as the parser would have made them.
+    package func headers(reservingCapacity extra: Int = 0) -> HTTPHeaders {
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(8 + extra)
+        self.forEach { name, value in
+            fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+        }
+        return HTTPHeaders(fields)
+    }
+}

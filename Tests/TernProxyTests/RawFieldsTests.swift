@@ -1,0 +1,164 @@
+import NIOCore
+import NIOEmbedded
+import NIOHTTP1
+import TernTestSupport
+import XCTest
+
+@testable import TernClient
+@testable import TernProxy
+
+/// A response head whose fields the parser hands on as bytes (`HTTP1RawFields`, for the proxy)
+/// must come to the same thing as one read into `HTTPHeaders`: the same facts, the same fields when
+/// read, and the same bytes when written on (but for bytes that are not UTF-8, which the bytes keep
+/// and the `String`s repair). Heads split across reads at any byte must too: the parser then makes
+/// the fields into values as it goes.
+final class RawFieldsTests: XCTestCase {
+    func testFieldsKeptAsBytesSayWhatTheFieldsSay() throws {
+        var random = SeededGenerator(seed: 0x8A_F1E1D5)
+        var heads = 0
+        var asBytes = 0
+        var splitIntoValues = 0
+        for round in 0..<600 {
+            let count = round % 10 == 9 ? Int.random(in: 60...80, using: &random) : Int.random(in: 0...8, using: &random)
+            // A 204 has no body whatever its fields say, so the head behind it is read too.
+            let status = round % 2 == 0 ? "204 No Content" : "200 OK"
+            var bytes = Array((round % 3 == 0 ? "HTTP/1.0 \(status)\r\n" : "HTTP/1.1 \(status)\r\n").utf8)
+            for _ in 0..<count {
+                switch Int.random(in: 0..<14, using: &random) {
+                case 0: bytes += Array("X-Raw: a".utf8) + [0xC3, 0x28, 0xFF, 0x80] + Array("\r\n".utf8)  // not UTF-8
+                case 1: bytes += Array("X-Tight:v\r\n".utf8)  // no space after the colon: written with one
+                case 2: bytes += Array("X-Empty: \t \r\n".utf8)
+                default: bytes += Array((HeadFactsTests.responseFields.randomElement(using: &random)! + "\r\n").utf8)
+                }
+            }
+            bytes += Array("\r\n".utf8)
+            bytes += Array("HTTP/1.1 204 No Content\r\nX-After: 1\r\n\r\n".utf8)  // a second head behind it
+
+            let expected = Self.parse([bytes], asBytes: false)
+            guard !expected.isEmpty else { continue }
+            let input = String(decoding: bytes, as: UTF8.self).debugDescription
+            let whole = Self.parse([bytes], asBytes: true)
+            XCTAssertEqual(whole.map(\.facts), expected.map(\.facts), input)
+            XCTAssertEqual(whole.map { $0.raw != nil }, expected.map { _ in true }, input)
+            for (got, want) in zip(whole, expected) {
+                XCTAssertEqual(got.head.headers.count, 0, "a head with its fields as bytes has no HTTPHeaders: \(input)")
+                XCTAssertEqual(Self.pairs(got.raw!.headers()), Self.pairs(want.head.headers), input)
+                try self.checkWritten(got, want, input: input, random: &random)
+                heads += 1
+                asBytes += 1
+            }
+            // The same bytes in pieces, cut at random.
+            var pieces: [[UInt8]] = []
+            var rest = bytes[...]
+            while !rest.isEmpty {
+                let size = min(rest.count, Int.random(in: 1...40, using: &random))
+                pieces.append(Array(rest.prefix(size)))
+                rest = rest.dropFirst(size)
+            }
+            let split = Self.parse(pieces, asBytes: true)
+            XCTAssertEqual(split.map(\.facts), expected.map(\.facts), input)
+            for (got, want) in zip(split, expected) {
+                let fields = got.raw.map { $0.headers() } ?? got.head.headers
+                XCTAssertEqual(Self.pairs(fields), Self.pairs(want.head.headers), input)
+                if got.raw == nil {
+                    splitIntoValues += 1
+                } else {
+                    XCTAssertEqual(got.head.headers.count, 0, input)
+                }
+                try self.checkWritten(got, want, input: input, random: &random)
+            }
+        }
+        XCTAssertGreaterThan(asBytes, 800, "too few heads kept as bytes to say much: \(asBytes)")
+        XCTAssertGreaterThan(splitIntoValues, 100, "too few split heads read into values: \(splitIntoValues)")
+        XCTAssertGreaterThan(heads, 800)
+    }
+
+    /// A request's head and a HEAD's or CONNECT's answer: the flag is for response heads that
+    /// are read whole; a request parser ignores it.
+    func testRequestHeadsKeepTheirFields() throws {
+        var parser = HTTP1Parser(kind: .request, maxHeadBytes: 8192, maxFieldCount: 100)
+        parser.fieldsAsBytes = true
+        var buffer = ByteBuffer(string: "GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n")
+        guard case .requestHead(let head) = try parser.next(&buffer) else { return XCTFail("no head") }
+        XCTAssertEqual(Self.pairs(head.headers), ["Host: a", "X: y"])
+        XCTAssertNil(parser.takeRawFields())
+    }
+
+    private struct Parsed {
+        var head: HTTPResponseHead
+        var facts: HTTP1HeadFacts
+        var raw: HTTP1RawFields?
+    }
+
+    /// The response heads in `pieces`, fed one piece at a time as the client codec feeds them.
+    /// Stops at the first error (the random fields give some heads two lengths, or a length and a
+    /// coding): the heads before it are compared.
+    private static func parse(_ pieces: [[UInt8]], asBytes: Bool) -> [Parsed] {
+        var parser = HTTP1Parser(kind: .response, maxHeadBytes: 64 * 1024, maxFieldCount: 200)
+        parser.fieldsAsBytes = asBytes
+        var input = HTTP1Input(parser)
+        var heads: [Parsed] = []
+        for piece in pieces {
+            input.append(ByteBuffer(bytes: piece))
+            while !input.parser.hasStopped, let event = try? input.next() {
+                if case .responseHead(let head) = event {
+                    let raw = input.parser.takeRawFields()
+                    // Taken once: the parser keeps no hold on the receive buffer after.
+                    XCTAssertNil(input.parser.takeRawFields())
+                    heads.append(Parsed(head: head, facts: input.parser.lastHead, raw: raw))
+                }
+            }
+        }
+        return heads
+    }
+
+    private static func pairs(_ headers: HTTPHeaders) -> [String] {
+        headers.map { "\($0.name): \($0.value)" }
+    }
+
+    /// The head written on from its bytes is the head written on from its fields, for the hop-by-hop
+    /// fields left out (and other masks), each framing, and fields added after.
+    private func checkWritten(_ got: Parsed, _ want: Parsed, input: String, random: inout SeededGenerator) throws {
+        let framings: [HTTP1Writer.Framing] = [.keep(chunked: false), .keep(chunked: true), .dropCoding, .dropLengthAndCoding, .chunked]
+        let masks: [UInt64] = [0, want.facts.hopByHop, UInt64.random(in: 0...UInt64.max, using: &random)]
+        for framing in framings {
+            for omit in masks {
+                let adding: (String, String)? = Bool.random(using: &random) ? ("Via", "1.1 tern") : nil
+                let second: (String, String)? = Bool.random(using: &random) ? ("Connection", "close") : nil
+                var fromValues = HTTP1Writer()
+                fromValues.responseHead(want.head, framing: framing, suppressBody: false, omitting: omit, adding: adding, second)
+                var fromBytes = HTTP1Writer()
+                if let raw = got.raw {
+                    fromBytes.responseHead(got.head, fields: raw, framing: framing, suppressBody: false, omitting: omit, adding: adding, second)
+                } else {
+                    fromBytes.responseHead(got.head, framing: framing, suppressBody: false, omitting: omit, adding: adding, second)
+                }
+                let (values, bytes) = (try Self.written(&fromValues), try Self.written(&fromBytes))
+                if !bytes.contains(0xFF) {
+                    XCTAssertEqual(bytes, values, "\(framing) \(omit) \(input)")
+                } else {
+                    // Bytes that are not UTF-8 went on as they came, where the values repaired them;
+                    // read as UTF-8, the two heads are the same.
+                    XCTAssertNotNil(got.raw, input)
+                    XCTAssertEqual(String(decoding: bytes, as: UTF8.self), String(decoding: values, as: UTF8.self), "\(framing) \(omit) \(input)")
+                    XCTAssertNotNil(bytes.firstRange(of: [0xC3, 0x28, 0xFF, 0x80]), input)
+                }
+            }
+        }
+    }
+
+    private static func written(_ writer: inout HTTP1Writer) throws -> [UInt8] {
+        let channel = EmbeddedChannel(handler: OutboundBox())
+        defer { _ = try? channel.finish() }
+        let context = try channel.pipeline.syncOperations.context(handlerType: OutboundBox.self)
+        writer.writeGathered(context: context, promise: nil)
+        context.flush()
+        let out = try XCTUnwrap(try channel.readOutbound(as: ByteBuffer.self))
+        return Array(out.readableBytesView)
+    }
+}
+
+/// A handler that only gives tests a context to write from.
+private final class OutboundBox: ChannelOutboundHandler {
+    typealias OutboundIn = ByteBuffer
+}
