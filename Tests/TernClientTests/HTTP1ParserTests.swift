@@ -418,7 +418,8 @@ final class HTTP1ParserTests: XCTestCase {
     }
 
     /// What a request execution knows of its head once its framing fields are set (its
-    /// `framing` and `keepsAlive`) is what the writer and `isKeepAlive` would read from the head.
+    /// `framing` and `keepsAlive`) is what the writer and `isKeepAlive` would read from the head;
+    /// and told what the fields hold, it sets them alike without reading them.
     func testExecutionFramingIsWhatTheWriterWouldRead() {
         let methods: [HTTPMethod] = [.GET, .HEAD, .POST, .PUT, .PATCH, .DELETE, .OPTIONS, .TRACE, .RAW(value: "PURGE")]
         let bodies: [RequestBody] = [.none, .bytes(ByteBuffer(string: "abc")), .bytes(ByteBuffer()), .stream(length: 5), .stream(length: nil)]
@@ -436,6 +437,11 @@ final class HTTP1ParserTests: XCTestCase {
                         let before = head
                         let keepsAlive = RequestExecution.normalizeFraming(&head, body: body)
                         XCTAssertEqual(keepsAlive, before.keepsAlive, "\(method) \(version) \(fields)")
+                        // Told what the fields hold (`KnownRequestFields`), it does the same without reading them.
+                        var told = before
+                        XCTAssertEqual(
+                            RequestExecution.normalizeFraming(&told, body: body, known: KnownRequestFields(reading: before.headers)), keepsAlive)
+                        XCTAssertEqual(told, head, "\(method) \(body) \(version) \(fields)")
                         XCTAssertEqual(
                             RequestExecution.framing(head.method, version: head.version, body: body), HTTP1Writer.requestFraming(head),
                             "\(method) \(body) \(version) \(fields)")

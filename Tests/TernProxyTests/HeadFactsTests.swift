@@ -48,6 +48,28 @@ final class HeadFactsTests: XCTestCase {
         XCTAssertGreaterThan(responses, 400, "too few response heads parsed to say much: \(responses)")
     }
 
+    /// `ProxyHandler.upstreamKnownFields` is what the agent would read in the upstream head's
+    /// fields (`KnownRequestFields(reading:)`), for each way the route treats `Host`; and nothing
+    /// is claimed when the route has request rules.
+    private func checkKnownUpstreamFields(facts: HTTP1HeadFacts, headers: HTTPHeaders, input: String) {
+        let location = SourceLocation(file: "t", line: 1, column: 1)
+        for hostHeader in [ProxyConfiguration.Route.HostHeader.keep, .upstream, .set("h")] {
+            var route = ProxyConfiguration.Route(host: .any, pathPrefix: "/", action: .proxy(upstream: "u"), location: location)
+            route.hostHeader = hostHeader
+            var upstream = HeaderRewriting.upstreamFields(
+                headers, forwarded: .init(client: "127.0.0.1", proto: "http", host: headers.first(name: "host")), via: "1.1 tern")
+            if hostHeader != .keep { upstream.replaceOrAdd(name: "Host", value: "h") }
+            let known = ProxyHandler.upstreamKnownFields((facts.hosts, facts.hasContentLength, facts.connectionNamesOthers), route: route)
+            if let known {
+                XCTAssertEqual(known, KnownRequestFields(reading: upstream), "\(hostHeader) \(input)")
+            } else {
+                XCTAssertTrue(facts.connectionNamesOthers, input)
+            }
+            route.requestHeaders = [.remove(name: "content-length")]
+            XCTAssertNil(ProxyHandler.upstreamKnownFields((facts.hosts, facts.hasContentLength, facts.connectionNamesOthers), route: route))
+        }
+    }
+
     /// Parses `bytes`; for each head handed on, compares its facts with the readings they replace.
     /// Returns the number of heads.
     private func check(_ bytes: [UInt8], kind: HTTP1Parser.Kind) -> Int {
@@ -79,7 +101,10 @@ final class HeadFactsTests: XCTestCase {
             XCTAssertEqual(facts.hasExpect, headers.contains(name: "expect"), input)
             XCTAssertEqual(facts.hasUpgrade, headers.contains(name: "upgrade"), input)
             XCTAssertEqual(facts.hosts, headers["host"].count, input)
-            if request { XCTAssertEqual(facts.contentLength, HTTP1Fields.contentLength(headers), input) }
+            if request {
+                XCTAssertEqual(facts.contentLength, HTTP1Fields.contentLength(headers), input)
+                self.checkKnownUpstreamFields(facts: facts, headers: headers, input: input)
+            }
             let connection = headers.filter { ASCII.equals($0.name, "connection") }
             XCTAssertEqual(
                 facts.connectionNamesOthers, connection.contains { !HeaderRewriting.namesOnlyStandardTokens($0.value) }, input)

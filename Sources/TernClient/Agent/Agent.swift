@@ -81,7 +81,8 @@ public final class Agent: Sendable {
     }
 
     /// `execute`, for a delegate that takes the response head's fields as bytes
-    /// (`RequestExecution.responseRawFields`) when they come straight from the parser.
+    /// (`RequestExecution.responseRawFields`) when they come straight from the parser, and for a
+    /// caller that knows what `head`'s fields hold (`known`), so that they are not read again.
     package func execute(
         _ head: HTTPRequestHead,
         to origin: Origin,
@@ -93,6 +94,7 @@ public final class Agent: Sendable {
         readTimeout: TimeAmount? = nil,
         maxConnections: Int? = nil,
         fieldsAsBytes: Bool,
+        known: KnownRequestFields? = nil,
         delegate: any ResponseDelegate
     ) -> RequestExecution {
         eventLoop.preconditionInEventLoop()
@@ -101,7 +103,7 @@ public final class Agent: Sendable {
         }
         let key = OriginPool.Key(origin: origin, tls: origin.scheme.usesTLS ? (tls ?? self.configuration.tls) : nil)
         var head = head
-        if !head.headers.contains(name: "host") { head.headers.add(name: "Host", value: origin.hostHeader) }
+        if !(known?.hasHost ?? head.headers.contains(name: "host")) { head.headers.add(name: "Host", value: origin.hostHeader) }
         if let userAgent = self.configuration.userAgent, !head.headers.contains(name: "user-agent") {
             head.headers.add(name: "User-Agent", value: userAgent)
         }
@@ -115,7 +117,8 @@ public final class Agent: Sendable {
             deadline: deadline,
             connectTimeout: connectTimeout,
             readTimeout: readTimeout,
-            fieldsAsBytes: fieldsAsBytes
+            fieldsAsBytes: fieldsAsBytes,
+            known: known
         )
         if self.isShutDown.withLockedValue({ $0 }) {
             execution.fail(TernClientError(code: .shutdown, phase: .pool, address: origin.address))

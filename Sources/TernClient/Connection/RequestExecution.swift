@@ -53,14 +53,15 @@ public final class RequestExecution {
         deadline: NIODeadline?,
         connectTimeout: TimeAmount? = nil,
         readTimeout: TimeAmount? = nil,
-        fieldsAsBytes: Bool = false
+        fieldsAsBytes: Bool = false,
+        known: KnownRequestFields? = nil
     ) {
         self.eventLoop = pool.eventLoop
         self.fieldsAsBytes = fieldsAsBytes
         self.connectTimeout = connectTimeout
         self.readTimeout = readTimeout
         var head = head
-        self.keepsAlive = Self.normalizeFraming(&head, body: body)
+        self.keepsAlive = Self.normalizeFraming(&head, body: body, known: known)
         self.framing = Self.framing(head.method, version: head.version, body: body)
         self.head = head
         self.body = body
@@ -77,22 +78,25 @@ public final class RequestExecution {
     /// `Content-Length` beside a chunked body. Removals are asked for only when the field is there:
     /// removing from headers whose storage is shared (the caller keeps its head) copies them even
     /// when nothing matches. One pass finds the framing fields and reads `Connection`: returns
-    /// whether the request keeps the connection open (`HTTP1Fields.isKeepAlive`).
-    static func normalizeFraming(_ head: inout HTTPRequestHead, body: RequestBody) -> Bool {
-        var hasCoding = false
-        var hasLength = false
-        var close = false
-        var keepAlive = false
-        for (name, value) in head.headers {
-            switch name.utf8.count {
-            case 10 where ASCII.equals(name, "connection"):
-                _ = ASCII.withBytes(value) { HTTP1Fields.readConnection($0, close: &close, keepAlive: &keepAlive) }
-            case 14 where ASCII.equals(name, "content-length"):
-                hasLength = true
-            case 17 where ASCII.equals(name, "transfer-encoding"):
-                hasCoding = true
-            default:
-                break
+    /// whether the request keeps the connection open (`HTTP1Fields.isKeepAlive`). With `known`,
+    /// the caller has said what that pass would find.
+    static func normalizeFraming(_ head: inout HTTPRequestHead, body: RequestBody, known: KnownRequestFields? = nil) -> Bool {
+        var hasCoding = known?.hasTransferEncoding ?? false
+        var hasLength = known?.hasContentLength ?? false
+        var close = known?.connectionClose ?? false
+        var keepAlive = known?.connectionKeepAlive ?? false
+        if known == nil {
+            for (name, value) in head.headers {
+                switch name.utf8.count {
+                case 10 where ASCII.equals(name, "connection"):
+                    _ = ASCII.withBytes(value) { HTTP1Fields.readConnection($0, close: &close, keepAlive: &keepAlive) }
+                case 14 where ASCII.equals(name, "content-length"):
+                    hasLength = true
+                case 17 where ASCII.equals(name, "transfer-encoding"):
+                    hasCoding = true
+                default:
+                    break
+                }
             }
         }
         switch body {
@@ -317,3 +321,37 @@ public final class RequestExecution {
 
 @available(*, unavailable)
 extension RequestExecution: Sendable {}
+
+/// What a caller of the package-level `Agent.execute` knows a request head's fields to hold, from
+/// having made them (the proxy, from the parser's facts about the client's head and the rules it
+/// applied): the agent then sets the framing and `Host` without reading the fields again, a pass
+/// that copies every field out of `HTTPHeaders`. Each must be exactly what reading the fields
+/// would find; `testKnownFieldsAreWhatTheFieldsSay` holds the proxy to it.
+package struct KnownRequestFields: Equatable, Sendable {
+    package var hasHost: Bool
+    package var hasContentLength: Bool
+    package var hasTransferEncoding: Bool
+    /// `Connection` tokens.
+    package var connectionClose: Bool
+    package var connectionKeepAlive: Bool
+
+    package init(hasHost: Bool, hasContentLength: Bool, hasTransferEncoding: Bool, connectionClose: Bool, connectionKeepAlive: Bool) {
+        self.hasHost = hasHost
+        self.hasContentLength = hasContentLength
+        self.hasTransferEncoding = hasTransferEncoding
+        self.connectionClose = connectionClose
+        self.connectionKeepAlive = connectionKeepAlive
+    }
+
+    /// What reading `fields` finds (what `known` stands in for).
+    package init(reading fields: HTTPHeaders) {
+        var close = false
+        var keepAlive = false
+        for (name, value) in fields where ASCII.equals(name, "connection") {
+            _ = ASCII.withBytes(value) { HTTP1Fields.readConnection($0, close: &close, keepAlive: &keepAlive) }
+        }
+        self.init(
+            hasHost: fields.contains(name: "host"), hasContentLength: fields.contains(name: "content-length"),
+            hasTransferEncoding: fields.contains(name: "transfer-encoding"), connectionClose: close, connectionKeepAlive: keepAlive)
+    }
+}

@@ -55,10 +55,15 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     /// (`HTTP1HeadFacts`), for `beginExchange` to read instead of the fields; taken by that head.
     var requestFacts: HTTP1HeadFacts?
     var upstreamHead: HTTPRequestHead?
+    /// What `upstreamHead`'s fields are known to hold, for the agent (`upstreamKnownFields`).
+    var upstreamKnown: KnownRequestFields?
     var execution: RequestExecution?
     var bodyMode = RequestBody.none
     /// Whether the client's head has `Expect`, when the parser said (nil: look).
     var requestHasExpect: Bool?
+    /// What the parser noted of the client's fields that tells the upstream head's framing and
+    /// `Host` (`upstreamKnownFields`); nil for a head read field by field.
+    var requestFieldFacts: (hosts: Int, hasContentLength: Bool, namesOthers: Bool)?
     var bodyBytes = 0
     var bodyStarted = false
     var requestEnded = false
@@ -174,6 +179,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         self.requestFacts = nil
         self.resetExchange()
         self.requestHasExpect = facts?.hasExpect
+        self.requestFieldFacts = facts.map { ($0.hosts, $0.hasContentLength, $0.connectionNamesOthers) }
         let runtime = self.loop.runtime
         self.runtime = runtime
         self.requestHead = head
@@ -249,6 +255,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             }
         }
         self.upstreamHead = upstream
+        self.upstreamKnown = Self.upstreamKnownFields(self.requestFieldFacts, route: route.config)
         self.balancer = self.loop.balancer(for: group, generation: runtime.generation)
         self.startUpstream()
     }
@@ -262,6 +269,21 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
                 ? HeaderRewriting.Forwarded(client: self.clientAddress, proto: self.scheme, host: head.headers.first(name: "host")) : nil,
             via: forwarding.via ? HeaderRewriting.via(head.version) : nil
         )
+    }
+
+    /// What the upstream head's fields hold that the agent would otherwise read them for
+    /// (`KnownRequestFields`), known from the client's: `upstreamFields` leaves out every
+    /// hop-by-hop field (`Connection`, `Transfer-Encoding` among them) and keeps `Content-Length`
+    /// and `Host` unless `Connection` names them; the route sets `Host` unless it keeps the
+    /// client's. Nil when the route's request rules may have changed any of it, or the client's
+    /// head came without facts.
+    static func upstreamKnownFields(
+        _ facts: (hosts: Int, hasContentLength: Bool, namesOthers: Bool)?, route: ProxyConfiguration.Route
+    ) -> KnownRequestFields? {
+        guard let facts, !facts.namesOthers, route.requestHeaders.isEmpty else { return nil }
+        return KnownRequestFields(
+            hasHost: facts.hosts > 0 || route.hostHeader != .keep, hasContentLength: facts.hasContentLength,
+            hasTransferEncoding: false, connectionClose: false, connectionKeepAlive: false)
     }
 
     private func startUpstream() {
@@ -298,6 +320,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             maxConnections: group.servers[index].maxConnections ?? self.agent.configuration.maxConnectionsPerOrigin,
             // A head to pass on as it came is written from its bytes; any other is read from them.
             fieldsAsBytes: self.cacheKey == nil && !self.rewritesResponseFields,
+            known: self.upstreamKnown,
             delegate: self
         )
         if !execution.isFinished { self.execution = execution }
@@ -521,6 +544,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         self.tried = 0
         self.lastFailure = nil
         self.upstreamHead = nil
+        self.upstreamKnown = nil
         self.execution = nil
         self.bodyMode = .none
         self.bodyBytes = 0
