@@ -19,7 +19,8 @@ final class HeadFactsTests: XCTestCase {
         "TE: trailers", "Trailer: X-T", "Transfer-Encoding: chunked", "Upgrade: websocket", "Proxy-Authenticate: Basic",
         "Proxy-Authorization: Basic eA==", "Via: 1.0 other", "VIA: 1.1 b", "Content-Length: 0", "content-length: 0",
         "Expect: 100-continue", "Host: h", "X-Keep: 1", "Date: Thu, 03 Dec 2026 15:21:19 GMT", "Upgradf: x", "Tee: x",
-        "X-Bytes: caf\u{E9} \u{FF}", "Server:   padded   ",
+        "X-Bytes: caf\u{E9} \u{FF}", "Server:   padded   ", "X-Forwarded-For: 1.2.3.4", "x-forwarded-proto: https",
+        "X-Forwarded-Host: h", "X-Forwarded-Port: 1",
     ]
 
     func testFactsSayWhatReadingTheFieldsSays() throws {
@@ -92,6 +93,8 @@ final class HeadFactsTests: XCTestCase {
             XCTAssertEqual(facts.coversAllFields, headers.count <= 64, input)
             for (index, field) in headers.enumerated() where index < 64 {
                 XCTAssertEqual(facts.hopByHop & (1 << UInt64(index)) != 0, HeaderRewriting.isHopByHop(field.name), "\(field.name) in \(input)")
+                let forwarded = ["x-forwarded-for", "x-forwarded-proto", "x-forwarded-host"].contains(field.name.lowercased())
+                XCTAssertEqual(facts.xForwarded & (1 << UInt64(index)) != 0, forwarded, "\(field.name) in \(input)")
             }
             XCTAssertEqual(facts.keepsAlive(version), HTTP1Fields.isKeepAlive(headers, version: version), input)
             XCTAssertEqual(facts.keepAliveTimeout.map { TimeAmount.seconds(Int64($0)) }, HTTP1Connection.keepAliveTimeout(headers), input)

@@ -213,6 +213,49 @@ final class ProxyForwardingTests: ProxyTestCase {
     /// A response head is passed on without being copied when leaving out the hop-by-hop fields
     /// is all it needs; a `Connection` naming other fields, or a `Via` to extend, take the copying
     /// path. Both must give the client the same kind of head.
+    /// A plain GET's field lines go upstream as they came (but for the hop-by-hop and
+    /// `X-Forwarded-*` ones, left out by bit), where a route with request rules copies the fields
+    /// one by one: the upstream sees the same fields, in the same order, either way; and a head
+    /// that reaches the proxy in pieces takes the field-by-field path with the same result.
+    func testClientLinesGoUpstreamAsTheFieldsWould() async throws {
+        let a = try await self.origin("a")
+        let (_, port) = try await self.proxy(
+            """
+            route /lines/ { proxy http://127.0.0.1:\(a.port) }
+            route /fields/ {
+                proxy http://127.0.0.1:\(a.port)
+                request-header set X-Env prod
+            }
+            """
+        )
+        let fields = "Host: shop.example\r\nUser-Agent: Mozilla/5.0 (X11; Linux x86_64)\r\nConnection: keep-alive\r\n"
+            + "X-Forwarded-For: 6.6.6.6\r\nAccept: text/html,*/*;q=0.8\r\nKeep-Alive: timeout=5\r\nX-Tight:v\r\n"
+            + "Proxy-Authorization: Basic eA==\r\nX-Forwarded-Proto: gopher\r\nCookie: a=1; b=2\r\nX-Padded: \t p \t\r\n"
+            + "x-forwarded-host: forged\r\nTE: trailers\r\nSec-Fetch-Mode: navigate\r\n\r\n"
+        var echoes: [String: [String]] = [:]
+        for (path, pieces) in [("/lines/x", 1), ("/fields/x", 1), ("/lines/x", 7)] {
+            let connection = try RawConnection(port: port)
+            let request = Array("GET \(path) HTTP/1.1\r\n\(fields)".utf8)
+            let size = (request.count + pieces - 1) / pieces
+            for start in stride(from: 0, to: request.count, by: size) {
+                connection.send(Array(request[start..<min(start + size, request.count)]))
+                if pieces > 1 { try await Task.sleep(for: .milliseconds(5)) }
+            }
+            let response = try XCTUnwrap(connection.readResponses(1).first, path)
+            XCTAssertEqual(response.status, 200, path)
+            let lines = String(decoding: response.body, as: UTF8.self).split(separator: "\n").dropFirst().map(String.init)
+            echoes["\(path) \(pieces)"] = lines.filter { !$0.hasPrefix("x-env:") }
+        }
+        let expected = [
+            "host: shop.example", "user-agent: Mozilla/5.0 (X11; Linux x86_64)", "accept: text/html,*/*;q=0.8", "x-tight: v",
+            "cookie: a=1; b=2", "x-padded: p", "sec-fetch-mode: navigate", "x-forwarded-for: 127.0.0.1", "x-forwarded-proto: http",
+            "x-forwarded-host: shop.example", "via: 1.1 tern",
+        ]
+        XCTAssertEqual(echoes["/lines/x 1"], expected)
+        XCTAssertEqual(echoes["/fields/x 1"], expected)
+        XCTAssertEqual(echoes["/lines/x 7"], expected)
+    }
+
     func testHopByHopResponseFieldsGoOnEitherPath() async throws {
         let a = try await self.origin("a")
         let (_, port) = try await self.proxy("route / { proxy http://127.0.0.1:\(a.port) }")

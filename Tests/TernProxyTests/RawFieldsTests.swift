@@ -84,6 +84,66 @@ final class RawFieldsTests: XCTestCase {
         XCTAssertNil(parser.takeRawFields())
     }
 
+    /// A request's field lines written upstream as they came, the hop-by-hop and `X-Forwarded-*`
+    /// ones left out by the facts' bits and ours after them, are what `upstreamFields` and the
+    /// writer make of its fields: for the fuzz test's seeded requests that the proxy would pass on
+    /// that way (`ProxyHandler.passesLinesOn`), with and without `X-Forwarded-*` and `Via`.
+    func testRequestLinesGoUpstreamAsTheFieldsWould() throws {
+        var random = SeededGenerator(seed: 0x4EAD_FAC7)
+        let route = ProxyConfiguration.Route(host: .any, pathPrefix: "/", action: .proxy(upstream: "u"), location: .init(file: "t", line: 1, column: 1))
+        var compared = 0
+        var withLines = 0
+        for index in 0..<HardeningFuzzTests.inputs {
+            // Behind each, a request with a value that is not UTF-8 and a forged X-Forwarded-For.
+            let bytes = HardeningFuzzTests.input(index, &random) + Array("GET / HTTP/1.1\r\nX-Raw: a".utf8) + [0xFF]
+                + Array("b\r\nx-forwarded-for: 1\r\n\r\n".utf8)
+            var parser = HTTP1Parser(kind: .request, maxHeadBytes: 64 * 1024, maxFieldCount: 200)
+            parser.keepsRequestLines = true
+            var buffer = ByteBuffer(bytes: bytes)
+            while !parser.hasStopped, let event = try? parser.next(&buffer) {
+                guard case .requestHead(let head) = event else { continue }
+                let facts = parser.lastHead
+                let taken = parser.takeLines()
+                XCTAssertNil(parser.takeLines(), "taken: the parser holds the receive buffer no longer")
+                guard let lines = taken else {
+                    XCTFail("a head read in one call has its lines")
+                    continue
+                }
+                withLines += 1
+                XCTAssertEqual(Self.pairs(lines.headers()), Self.pairs(head.headers))
+                for (forwarded, via) in [(true, true), (false, false), (true, false)] {
+                    var forwarding = ProxyConfiguration.Forwarding()
+                    forwarding.xForwarded = forwarded
+                    forwarding.via = via
+                    guard ProxyHandler.passesLinesOn(facts, method: head.method, route: route, forwarding: forwarding) else { continue }
+                    let xf = forwarded ? HeaderRewriting.Forwarded(client: "10.0.0.1", proto: "http", host: head.headers.first(name: "host")) : nil
+                    let hop = via ? "1.1 tern" : nil
+                    var byFields = head
+                    byFields.headers = HeaderRewriting.upstreamFields(head.headers, forwarded: xf, via: hop)
+                    var byLines = head
+                    byLines.headers = HeaderRewriting.upstreamFields(HTTPHeaders(), forwarded: xf, via: hop)
+                    let omit = facts.hopByHop | (forwarded ? facts.xForwarded : 0)
+                    let framing = RequestExecution.framing(head.method, version: head.version, body: .none)
+                    var one = HTTP1Writer()
+                    one.requestHead(byFields, framing: framing)
+                    var two = HTTP1Writer()
+                    two.requestHead(byLines, framing: framing, lines: (lines, omit))
+                    let (fieldBytes, lineBytes) = (try Self.written(&one), try Self.written(&two))
+                    let input = String(decoding: bytes, as: UTF8.self).debugDescription
+                    if String(validating: lineBytes, as: UTF8.self) == nil {
+                        // Bytes that are not UTF-8 went on as they came, where the fields repaired them.
+                        XCTAssertEqual(String(decoding: lineBytes, as: UTF8.self), String(decoding: fieldBytes, as: UTF8.self), input)
+                    } else {
+                        XCTAssertEqual(lineBytes, fieldBytes, input)
+                    }
+                    compared += 1
+                }
+            }
+        }
+        XCTAssertGreaterThan(withLines, 500)
+        XCTAssertGreaterThan(compared, 800, "too few requests passed on as lines to say much: \(compared)")
+    }
+
     private struct Parsed {
         var head: HTTPResponseHead
         var facts: HTTP1HeadFacts

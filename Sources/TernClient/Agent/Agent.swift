@@ -82,7 +82,10 @@ public final class Agent: Sendable {
 
     /// `execute`, for a delegate that takes the response head's fields as bytes
     /// (`RequestExecution.responseRawFields`) when they come straight from the parser, and for a
-    /// caller that knows what `head`'s fields hold (`known`), so that they are not read again.
+    /// caller that knows what `head`'s fields hold (`known`), so that they are not read again; and
+    /// for one whose request takes field lines as they came (`lines`, but those whose bit is set
+    /// in `omitting`), written before `head`'s own fields. `known` must then say what the two
+    /// together hold, and the lines must hold no framing field.
     package func execute(
         _ head: HTTPRequestHead,
         to origin: Origin,
@@ -95,6 +98,7 @@ public final class Agent: Sendable {
         maxConnections: Int? = nil,
         fieldsAsBytes: Bool,
         known: KnownRequestFields? = nil,
+        lines: (HTTP1RawFields, omitting: UInt64)? = nil,
         delegate: any ResponseDelegate
     ) -> RequestExecution {
         eventLoop.preconditionInEventLoop()
@@ -118,7 +122,8 @@ public final class Agent: Sendable {
             connectTimeout: connectTimeout,
             readTimeout: readTimeout,
             fieldsAsBytes: fieldsAsBytes,
-            known: known
+            known: known,
+            lines: lines
         )
         if self.isShutDown.withLockedValue({ $0 }) {
             execution.fail(TernClientError(code: .shutdown, phase: .pool, address: origin.address))

@@ -104,7 +104,12 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         self.lastActivity = .now()
         if let codec = self.codec {
             codec.setFieldsAsBytes(execution.fieldsAsBytes)
-            codec.writeRequestHead(execution.head, framing: execution.framing)
+            codec.writeRequestHead(execution.head, framing: execution.framing, lines: execution.lines)
+        } else if let (lines, omit) = execution.lines {
+            // Through the decompressor, which may add its field: the lines become fields first.
+            var head = execution.head
+            head.headers = lines.headers(omitting: omit, then: head.headers)
+            context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         } else {
             context.write(self.wrapOutboundOut(.head(execution.head)), promise: nil)
         }

@@ -34,6 +34,10 @@ public final class RequestExecution {
     /// The delegate takes the response head's fields as bytes: its `responseHead` gets a head with
     /// no fields and reads them from `responseRawFields` (the proxy, which mostly passes them on).
     let fieldsAsBytes: Bool
+    /// Field lines written as they came before `head`'s fields, but those whose bit is set
+    /// (`Agent.execute(…lines:…)`); given up once the response has begun (no retry resends them),
+    /// since they hold the caller's receive buffer.
+    private(set) var lines: (HTTP1RawFields, omitting: UInt64)?
     /// During the delegate's `responseHead` only: the fields of that head, when kept as bytes.
     package private(set) var responseRawFields: HTTP1RawFields?
     /// Whether the request lets its connection stay open (its `Connection` field and version), and
@@ -54,10 +58,12 @@ public final class RequestExecution {
         connectTimeout: TimeAmount? = nil,
         readTimeout: TimeAmount? = nil,
         fieldsAsBytes: Bool = false,
-        known: KnownRequestFields? = nil
+        known: KnownRequestFields? = nil,
+        lines: (HTTP1RawFields, omitting: UInt64)? = nil
     ) {
         self.eventLoop = pool.eventLoop
         self.fieldsAsBytes = fieldsAsBytes
+        self.lines = lines
         self.connectTimeout = connectTimeout
         self.readTimeout = readTimeout
         var head = head
@@ -249,6 +255,7 @@ public final class RequestExecution {
 
     func receivedHead(_ head: HTTPResponseHead, facts: HTTP1HeadFacts?, raw: HTTP1RawFields?) {
         self.responseStarted = true
+        self.lines = nil
         self.responseFacts = facts
         guard let raw else { return self.delegate.responseHead(head, execution: self) }
         guard self.fieldsAsBytes else {

@@ -61,16 +61,17 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// A request head whose framing the caller knows (`RequestExecution.framing`), by a direct call
     /// as `writeRequest`.
-    func writeRequestHead(_ head: HTTPRequestHead, framing: HTTP1Writer.Framing) {
+    /// With `lines`: field lines as they came, written before the head's fields (see `Agent.execute`).
+    func writeRequestHead(_ head: HTTPRequestHead, framing: HTTP1Writer.Framing, lines: (HTTP1RawFields, omitting: UInt64)? = nil) {
         guard self.context != nil else { return }
-        self.writeHead(head, framing: framing)
+        self.writeHead(head, framing: framing, lines: lines)
     }
 
-    private func writeHead(_ head: HTTPRequestHead, framing: HTTP1Writer.Framing) {
+    private func writeHead(_ head: HTTPRequestHead, framing: HTTP1Writer.Framing, lines: (HTTP1RawFields, omitting: UInt64)? = nil) {
         let first = self.pending.isEmpty
         self.pending.append(head.method)
         if first { self.answerNext() }
-        self.writer.requestHead(head, framing: framing)
+        self.writer.requestHead(head, framing: framing, lines: lines)
     }
 
     private func write(_ part: HTTPClientRequestPart, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {

@@ -36,6 +36,8 @@ package struct HTTP1HeadFacts: Sendable, Equatable {
     /// Requests: the body's framing is plain, at most a valid `Content-Length` (equal values if
     /// repeated) or `Transfer-Encoding: chunked` alone in HTTP/1.1 with no length.
     package var plainFraming = true
+    /// Bit i is set when field i is `X-Forwarded-For`, `-Proto` or `-Host` (the first 64 fields).
+    package var xForwarded: UInt64 = 0
 
     package init() {}
 
@@ -74,6 +76,9 @@ package struct HTTP1HeadFacts: Sendable, Equatable {
         case 4: if ASCII.equals(name, "host") { self.hosts += 1 }
         case 6: if ASCII.equals(name, "expect") { self.hasExpect = true }
         case 14: if ASCII.equals(name, "content-length") { self.hasContentLength = true }
+        case 15: if index < 64, ASCII.equals(name, "x-forwarded-for") { self.xForwarded |= 1 << UInt64(index) }
+        case 16: if index < 64, ASCII.equals(name, "x-forwarded-host") { self.xForwarded |= 1 << UInt64(index) }
+        case 17: if index < 64, ASCII.equals(name, "x-forwarded-proto") { self.xForwarded |= 1 << UInt64(index) }
         default: break
         }
     }

@@ -88,6 +88,14 @@ package struct HTTP1Parser {
     private var rawCount = 0
     /// The fields of the last response head handed on, when they were kept as bytes.
     private var lastRawFields: HTTP1RawFields?
+    /// Requests: the field lines of a head read in one call to `next` are noted too, beside its
+    /// fields (from `rawStart`; `takeLines()`), for a proxy to pass them on as they came.
+    package var keepsRequestLines = false
+    /// Heads of fewer fields than this have no lines noted (copying a few fields costs less than
+    /// carrying the lines).
+    package var keepsRequestLinesFrom = 0
+    private var linesWhole = false
+    private var lastLines: HTTP1RawFields?
 
     private var state = State.startLine {
         didSet { self.hasStopped = self.state == .stopped }
@@ -153,7 +161,9 @@ package struct HTTP1Parser {
     /// The next event from the front of `buffer`, consuming what it used; nil when more bytes are
     /// needed (what is left in `buffer` must be given again, with what follows appended).
     package mutating func next(_ buffer: inout ByteBuffer) throws(HTTPParserError) -> Event? {
-        if self.headAsBytes { self.rawStart = buffer.readerIndex }  // no field read yet: see `keepFieldsAsValues`
+        // No field of the head under way read yet (see `keepFieldsAsValues`; a request's lines
+        // are noted only when none came in an earlier call).
+        if self.headAsBytes || (self.linesWhole && self.fields.isEmpty) { self.rawStart = buffer.readerIndex }
         while true {
             switch self.state {
             case .startLine:
@@ -176,6 +186,9 @@ package struct HTTP1Parser {
                 buffer.moveReaderIndex(forwardBy: length + 2)
                 self.fields = []
                 self.headAsBytes = self.fieldsAsBytes && self.kind == .response
+                self.linesWhole = self.keepsRequestLines && self.kind == .request
+                self.lastLines = nil
+                if self.linesWhole { self.rawStart = buffer.readerIndex }
                 if self.headAsBytes {
                     self.rawStart = buffer.readerIndex
                     self.rawCount = 0
@@ -188,14 +201,17 @@ package struct HTTP1Parser {
             case .fields:
                 guard let length = try self.nextLine(buffer, limit: self.maxHeadBytes - self.headBytes) else {
                     if self.headAsBytes { self.keepFieldsAsValues(&buffer) }
+                    if !self.fields.isEmpty { self.linesWhole = false }  // lines read so far may move
                     return nil
                 }
                 self.headBytes += length + 2
                 if length == 0 {
-                    if self.headAsBytes {
+                    if self.headAsBytes || (self.linesWhole && self.fields.count >= self.keepsRequestLinesFrom) {
                         let end = buffer.readerIndex
                         buffer.moveReaderIndex(to: self.rawStart)
-                        self.lastRawFields = HTTP1RawFields(buffer.readSlice(length: end - self.rawStart)!)
+                        let lines = HTTP1RawFields(buffer.readSlice(length: end - self.rawStart)!)
+                        if self.headAsBytes { self.lastRawFields = lines } else { self.lastLines = lines }
+                        self.linesWhole = false
                     }
                     buffer.moveReaderIndex(forwardBy: 2)
                     switch self.kind {
@@ -354,6 +370,8 @@ package struct HTTP1Parser {
     private mutating func fail(_ error: HTTPParserError) throws(HTTPParserError) -> Never {
         self.state = .stopped
         self.lastRawFields = nil
+        self.lastLines = nil
+        self.linesWhole = false
         throw error
     }
 
@@ -495,6 +513,15 @@ package struct HTTP1Parser {
             self.fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
         }
         self.rawCount = 0
+    }
+
+    /// The field lines of the request head just handed on, when it was read in one call with
+    /// `keepsRequestLines`; nil otherwise, and once taken (they hold the receive buffer, which the
+    /// parser lets go of so that the next read can reuse it). Kept apart from the facts, which stay
+    /// plain values, copied without a retain.
+    package mutating func takeLines() -> HTTP1RawFields? {
+        defer { self.lastLines = nil }
+        return self.lastLines
     }
 
     /// The fields of the response head just handed on, when they were kept as bytes; nil

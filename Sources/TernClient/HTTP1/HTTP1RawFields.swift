@@ -1,10 +1,12 @@
 import NIOCore
 import NIOHTTP1
 
-/// A response head's field lines as they came off the wire, left as bytes: a slice of the receive
-/// buffer from the first field line to the end of the last one's CRLF, which the parser has
-/// already checked (`name ":" OWS value OWS CRLF`, token names, no control characters but tab,
-/// CRLF line ends only).
+/// A head's field lines as they came off the wire, left as bytes: a slice of the receive buffer
+/// from the first field line to the end of the last one's CRLF, which the parser has already
+/// checked (`name ":" OWS value OWS CRLF`, token names, no control characters but tab, CRLF line
+/// ends only). A request's lines (`HTTP1Parser.keepsRequestLines`) come beside its fields, for the
+/// proxy to write upstream as they came (`Agent.execute(…lines:…)`); the proxy keeps them until
+/// its exchange is done.
 ///
 /// The parser hands these on instead of `HTTPHeaders` when the exchange asked for them
 /// (`Agent.execute(…fieldsAsBytes: true…)`, the proxy): a head passed through unchanged is written
@@ -12,9 +14,9 @@ import NIOHTTP1
 /// was two allocations, the fields array, a retain and release per out-of-line `String` on each
 /// pass and UTF-8 validation per proxied response. Whoever needs the fields as values asks
 /// `headers()`, which reads them as the parser would have (bytes that are not UTF-8 repaired
-/// alike). Not to be kept past the call that hands it over: it holds the receive buffer's storage,
-/// and the next read appended to that buffer would copy it.
-package struct HTTP1RawFields {
+/// alike). A response's are not kept past the call that hands them over: they hold the receive
+/// buffer's storage, which the next read would otherwise have to copy or replace.
+package struct HTTP1RawFields: Equatable, Sendable {
     package let bytes: ByteBuffer
 
     package init(_ bytes: ByteBuffer) {
@@ -40,6 +42,20 @@ package struct HTTP1RawFields {
                 lineStart = lineEnd + 1
             }
         }
+    }
+
+    /// The fields but those whose bit is set in `omit`, followed by `after`'s.
+    package func headers(omitting omit: UInt64, then after: HTTPHeaders) -> HTTPHeaders {
+        var fields: [(String, String)] = []
+        fields.reserveCapacity(8 + after.count)
+        var bit: UInt64 = 1
+        self.forEach { name, value in
+            defer { bit = bit &<< 1 }
+            if omit & bit != 0 { return }
+            fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+        }
+        for field in after { fields.append(field) }
+        return HTTPHeaders(fields)
     }
 
     /// The fields as the parser would have made them.

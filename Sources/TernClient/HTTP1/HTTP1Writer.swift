@@ -70,8 +70,9 @@ package struct HTTP1Writer {
 
     // MARK: Writing
 
-    /// Gathers a request head.
-    package mutating func requestHead(_ head: HTTPRequestHead, framing: Framing) {
+    /// Gathers a request head. With `lines`, those field lines as they came (`HTTP1RawFields`, but
+    /// those whose bit is set in `omitting`) go before the head's own fields.
+    package mutating func requestHead(_ head: HTTPRequestHead, framing: Framing, lines: (HTTP1RawFields, omitting: UInt64)? = nil) {
         self.begin(framing: framing, suppressBody: false)
         self.out.writeString(head.method.rawValue)
         self.out.writeInteger(UInt8(ascii: " "))
@@ -79,6 +80,7 @@ package struct HTTP1Writer {
         self.out.writeInteger(UInt8(ascii: " "))
         Self.writeVersion(head.version, to: &self.out)
         self.out.writeStaticString("\r\n")
+        if let (raw, omit) = lines { self.lines(raw, framing: framing, omitting: omit, finishing: false) }
         self.fields(head.headers, framing: framing)
     }
 
@@ -105,12 +107,26 @@ package struct HTTP1Writer {
     ) {
         self.begin(framing: framing, suppressBody: suppressBody)
         self.statusLine(head, version: version)
+        self.lines(raw, framing: framing, omitting: omit, finishing: true, adding: first, second)
+    }
+
+    /// The field lines of `raw` (but those whose bit is set in `omit`, and the framing fields
+    /// `framing` drops), each written `name: value` as the `String`s would have been, into one
+    /// stretch reserved at once; `finishing`: then `first`, `second`, the framing's own field and
+    /// the blank line.
+    private mutating func lines(
+        _ raw: HTTP1RawFields, framing: Framing, omitting omit: UInt64, finishing: Bool, adding first: (String, String)? = nil,
+        _ second: (String, String)? = nil
+    ) {
         let dropCoding = framing == .dropCoding || framing == .chunked || framing == .dropLengthAndCoding
         let dropLength = framing == .dropLengthAndCoding
         let chunkedLine: StaticString = "transfer-encoding: chunked\r\n"
-        var tail = 2 + (framing == .chunked ? chunkedLine.utf8CodeUnitCount : 0)
-        if let first { tail += first.0.utf8.count + first.1.utf8.count + 4 }
-        if let second { tail += second.0.utf8.count + second.1.utf8.count + 4 }
+        var tail = 0
+        if finishing {
+            tail = 2 + (framing == .chunked ? chunkedLine.utf8CodeUnitCount : 0)
+            if let first { tail += first.0.utf8.count + first.1.utf8.count + 4 }
+            if let second { tail += second.0.utf8.count + second.1.utf8.count + 4 }
+        }
         // Each line comes out at most one byte longer than it came (`a:b` is written `a: b`), and
         // a line is at least four bytes.
         let size = raw.bytes.readableBytes + raw.bytes.readableBytes / 4 + tail
@@ -135,10 +151,12 @@ package struct HTTP1Writer {
                 (next + 1).storeBytes(of: UInt8(ascii: "\n"), as: UInt8.self)
                 next += 2
             }
-            if let first { next = Self.putField(first.0, first.1, at: next) }
-            if let second { next = Self.putField(second.0, second.1, at: next) }
-            if framing == .chunked { next = Self.put(chunkedLine, at: next) }
-            next = Self.put("\r\n", at: next)
+            if finishing {
+                if let first { next = Self.putField(first.0, first.1, at: next) }
+                if let second { next = Self.putField(second.0, second.1, at: next) }
+                if framing == .chunked { next = Self.put(chunkedLine, at: next) }
+                next = Self.put("\r\n", at: next)
+            }
             precondition(next - start <= buffer.count, "a head was written past the room reserved for it")
             return next - start
         }

@@ -15,6 +15,15 @@ extension ProxyHandler {
         case revalidate(CachedResponse)
         /// An unsafe method: a successful response invalidates the stored URL.
         case invalidate
+
+        /// The upstream request keeps the client's conditions and ranges (the cache does not
+        /// want the whole response for itself).
+        var leavesConditionsAlone: Bool {
+            switch self {
+            case .off, .invalidate: true
+            case .fill, .revalidate: false
+            }
+        }
     }
 
     /// Whether the cache took this request over (answered it, or is looking it up).

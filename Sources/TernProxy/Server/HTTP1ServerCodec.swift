@@ -34,7 +34,10 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     var requestGuard: RequestGuard?
 
     init(maxHeadBytes: Int, maxFieldCount: Int) {
-        self.input = HTTP1Input(HTTP1Parser(kind: .request, maxHeadBytes: maxHeadBytes, maxFieldCount: maxFieldCount))
+        var parser = HTTP1Parser(kind: .request, maxHeadBytes: maxHeadBytes, maxFieldCount: maxFieldCount)
+        parser.keepsRequestLines = true  // the proxy passes a head's lines on as they came where it can
+        parser.keepsRequestLinesFrom = ProxyHandler.linesPayOffFrom
+        self.input = HTTP1Input(parser)
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
@@ -86,6 +89,7 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
                 case .requestHead(let head):
                     self.pending.append(head.method)
                     self.requestGuard?.headFacts = self.input.parser.lastHead
+                    self.requestGuard?.headLines = self.input.parser.takeLines()
                     self.pass(.head(head), context: context)
                 case .body(let part):
                     self.pass(.body(part), context: context)

@@ -173,6 +173,8 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     /// What the parser found out about the head the codec in front is about to hand over
     /// (`RequestRules.accepts`); taken by that head.
     var headFacts: HTTP1HeadFacts?
+    /// The head's field lines as they came (`HTTP1Parser.takeLines()`), handed on with its facts.
+    var headLines: HTTP1RawFields?
 
     init(
         rules: RequestRules, rateLimiter: RateLimiter?, sharedRateLimiter: SharedRateLimiter? = nil, allowList: [AddressRange] = [],
@@ -207,6 +209,7 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         guard !self.refusing else { return }
         if self.awaitingAdmission != nil {
             self.headFacts = nil  // a held head is checked field by field when its turn comes
+            self.headLines = nil
             self.held.append(.part(part))
             return
         }
@@ -232,6 +235,8 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
             }
             let facts = self.headFacts
             self.headFacts = nil
+            let lines = self.headLines
+            self.headLines = nil
             if !(facts.map { self.rules.accepts(head, facts: $0) } ?? false), let violation = self.rules.check(head) {
                 return self.refuse(violation.status, reason: violation.reason, version: head.version, context: context)
             }
@@ -247,6 +252,7 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
             }
             self.requestAdmitted()
             self.proxy?.requestFacts = facts
+            self.proxy?.requestHeadLines = lines
         case .end:
             self.readingBody = false
             self.timer?.requestEnded()
