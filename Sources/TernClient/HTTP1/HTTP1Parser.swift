@@ -211,8 +211,8 @@ package struct HTTP1Parser {
                         buffer.moveReaderIndex(to: self.rawStart)
                         let lines = HTTP1RawFields(buffer.readSlice(length: end - self.rawStart)!)
                         if self.headAsBytes { self.lastRawFields = lines } else { self.lastLines = lines }
-                        self.linesWhole = false
                     }
+                    self.linesWhole = false
                     buffer.moveReaderIndex(forwardBy: 2)
                     switch self.kind {
                     case .request: return self.requestHeadComplete()
