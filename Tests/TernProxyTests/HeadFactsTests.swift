@@ -60,14 +60,14 @@ final class HeadFactsTests: XCTestCase {
             var upstream = HeaderRewriting.upstreamFields(
                 headers, forwarded: .init(client: "127.0.0.1", proto: "http", host: headers.first(name: "host")), via: "1.1 tern")
             if hostHeader != .keep { upstream.replaceOrAdd(name: "Host", value: "h") }
-            let known = ProxyHandler.upstreamKnownFields((facts.hosts, facts.hasContentLength, facts.connectionNamesOthers), route: route)
+            let known = ProxyHandler.upstreamKnownFields(facts, route: route)
             if let known {
                 XCTAssertEqual(known, KnownRequestFields(reading: upstream), "\(hostHeader) \(input)")
             } else {
                 XCTAssertTrue(facts.connectionNamesOthers, input)
             }
             route.requestHeaders = [.remove(name: "content-length")]
-            XCTAssertNil(ProxyHandler.upstreamKnownFields((facts.hosts, facts.hasContentLength, facts.connectionNamesOthers), route: route))
+            XCTAssertNil(ProxyHandler.upstreamKnownFields(facts, route: route))
         }
     }
 

@@ -87,24 +87,8 @@ public final class RequestExecution {
     /// whether the request keeps the connection open (`HTTP1Fields.isKeepAlive`). With `known`,
     /// the caller has said what that pass would find.
     static func normalizeFraming(_ head: inout HTTPRequestHead, body: RequestBody, known: KnownRequestFields? = nil) -> Bool {
-        var hasCoding = known?.hasTransferEncoding ?? false
-        var hasLength = known?.hasContentLength ?? false
-        var close = known?.connectionClose ?? false
-        var keepAlive = known?.connectionKeepAlive ?? false
-        if known == nil {
-            for (name, value) in head.headers {
-                switch name.utf8.count {
-                case 10 where ASCII.equals(name, "connection"):
-                    _ = ASCII.withBytes(value) { HTTP1Fields.readConnection($0, close: &close, keepAlive: &keepAlive) }
-                case 14 where ASCII.equals(name, "content-length"):
-                    hasLength = true
-                case 17 where ASCII.equals(name, "transfer-encoding"):
-                    hasCoding = true
-                default:
-                    break
-                }
-            }
-        }
+        let fields = known ?? KnownRequestFields(reading: head.headers)
+        let (hasCoding, hasLength) = (fields.hasTransferEncoding, fields.hasContentLength)
         switch body {
         case .none:
             if hasCoding { head.headers.remove(name: "transfer-encoding") }
@@ -123,7 +107,7 @@ public final class RequestExecution {
             if hasLength { head.headers.remove(name: "content-length") }
             head.headers.replaceOrAdd(name: "transfer-encoding", value: "chunked")
         }
-        return HTTP1Fields.keepsAlive(close: close, keepAlive: keepAlive, version: head.version)
+        return HTTP1Fields.keepsAlive(close: fields.connectionClose, keepAlive: fields.connectionKeepAlive, version: head.version)
     }
 
     /// `HTTP1Writer.requestFraming` of a head whose framing fields `normalizeFraming` has set for
@@ -350,15 +334,23 @@ package struct KnownRequestFields: Equatable, Sendable {
         self.connectionKeepAlive = connectionKeepAlive
     }
 
-    /// What reading `fields` finds (what `known` stands in for).
+    /// What reading `fields` finds (what `known` stands in for): one pass, copying each field
+    /// out of `HTTPHeaders` once.
     package init(reading fields: HTTPHeaders) {
-        var close = false
-        var keepAlive = false
-        for (name, value) in fields where ASCII.equals(name, "connection") {
-            _ = ASCII.withBytes(value) { HTTP1Fields.readConnection($0, close: &close, keepAlive: &keepAlive) }
+        self.init(hasHost: false, hasContentLength: false, hasTransferEncoding: false, connectionClose: false, connectionKeepAlive: false)
+        for (name, value) in fields {
+            switch name.utf8.count {
+            case 4 where ASCII.equals(name, "host"):
+                self.hasHost = true
+            case 10 where ASCII.equals(name, "connection"):
+                _ = ASCII.withBytes(value) { HTTP1Fields.readConnection($0, close: &self.connectionClose, keepAlive: &self.connectionKeepAlive) }
+            case 14 where ASCII.equals(name, "content-length"):
+                self.hasContentLength = true
+            case 17 where ASCII.equals(name, "transfer-encoding"):
+                self.hasTransferEncoding = true
+            default:
+                break
+            }
         }
-        self.init(
-            hasHost: fields.contains(name: "host"), hasContentLength: fields.contains(name: "content-length"),
-            hasTransferEncoding: fields.contains(name: "transfer-encoding"), connectionClose: close, connectionKeepAlive: keepAlive)
     }
 }

@@ -507,11 +507,7 @@ package struct HTTP1Parser {
         self.headAsBytes = false
         let end = buffer.readerIndex
         buffer.moveReaderIndex(to: self.rawStart)
-        let read = HTTP1RawFields(buffer.readSlice(length: end - self.rawStart)!)
-        self.fields.reserveCapacity(self.rawCount + 8)
-        read.forEach { name, value in
-            self.fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
-        }
+        self.fields = HTTP1RawFields(buffer.readSlice(length: end - self.rawStart)!).pairs(reservingCapacity: self.rawCount)
         self.rawCount = 0
     }
 

@@ -44,27 +44,29 @@ package struct HTTP1RawFields: Equatable, Sendable {
         }
     }
 
-    /// The fields but those whose bit is set in `omit`, followed by `after`'s.
-    package func headers(omitting omit: UInt64, then after: HTTPHeaders) -> HTTPHeaders {
+    /// The fields as the parser would have made them, but those whose bit is set in `omit`, in
+    /// an array with room for `extra` more.
+    package func pairs(omitting omit: UInt64 = 0, reservingCapacity extra: Int = 0) -> [(String, String)] {
         var fields: [(String, String)] = []
-        fields.reserveCapacity(8 + after.count)
+        fields.reserveCapacity(8 + extra)
         var bit: UInt64 = 1
         self.forEach { name, value in
             defer { bit = bit &<< 1 }
             if omit & bit != 0 { return }
             fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
         }
+        return fields
+    }
+
+    /// The fields but those whose bit is set in `omit`, followed by `after`'s.
+    package func headers(omitting omit: UInt64, then after: HTTPHeaders) -> HTTPHeaders {
+        var fields = self.pairs(omitting: omit, reservingCapacity: after.count)
         for field in after { fields.append(field) }
         return HTTPHeaders(fields)
     }
 
     /// The fields as the parser would have made them.
     package func headers(reservingCapacity extra: Int = 0) -> HTTPHeaders {
-        var fields: [(String, String)] = []
-        fields.reserveCapacity(8 + extra)
-        self.forEach { name, value in
-            fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
-        }
-        return HTTPHeaders(fields)
+        HTTPHeaders(self.pairs(reservingCapacity: extra))
     }
 }

@@ -63,8 +63,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     var execution: RequestExecution?
     var bodyMode = RequestBody.none
     /// Whether the client's head has `Expect`, when the parser said (nil: look).
-    var requestHasExpect: Bool?
-    /// What the parser noted of the client's fields (`upstreamKnownFields`, `passesLinesOn`); nil
+    /// What the parser noted of the client's fields (`upstreamKnownFields`, `passesLinesOn`, `Expect`); nil
     /// for a head read field by field.
     var requestFieldFacts: HTTP1HeadFacts?
     /// The field lines as they came (`HTTP1Parser.takeLines()`) of the head the guard in front
@@ -192,7 +191,6 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         self.requestHeadLines = nil
         self.resetExchange()
         self.requestLines = lines
-        self.requestHasExpect = facts?.hasExpect
         self.requestFieldFacts = facts
         let runtime = self.loop.runtime
         self.runtime = runtime
@@ -269,7 +267,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         case .off, .invalidate:
             break
         }
-        if route.config.requestHeaders.isEmpty ? self.requestHasExpect ?? upstream.headers.contains(name: "expect")
+        if route.config.requestHeaders.isEmpty ? self.requestFieldFacts?.hasExpect ?? upstream.headers.contains(name: "expect")
             : upstream.headers.contains(name: "expect")
         {
             // We answer `100 Continue` ourselves (as nginx does) and send the body on when we have it.
@@ -279,8 +277,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             }
         }
         self.upstreamHead = upstream
-        self.upstreamKnown = Self.upstreamKnownFields(
-            self.requestFieldFacts.map { ($0.hosts, $0.hasContentLength, $0.connectionNamesOthers) }, route: route.config)
+        self.upstreamKnown = Self.upstreamKnownFields(self.requestFieldFacts, route: route.config)
         self.balancer = self.loop.balancer(for: group, generation: runtime.generation)
         self.startUpstream()
     }
@@ -324,10 +321,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     /// and `Host` unless `Connection` names them; the route sets `Host` unless it keeps the
     /// client's. Nil when the route's request rules may have changed any of it, or the client's
     /// head came without facts.
-    static func upstreamKnownFields(
-        _ facts: (hosts: Int, hasContentLength: Bool, namesOthers: Bool)?, route: ProxyConfiguration.Route
-    ) -> KnownRequestFields? {
-        guard let facts, !facts.namesOthers, route.requestHeaders.isEmpty else { return nil }
+    static func upstreamKnownFields(_ facts: HTTP1HeadFacts?, route: ProxyConfiguration.Route) -> KnownRequestFields? {
+        guard let facts, !facts.connectionNamesOthers, route.requestHeaders.isEmpty else { return nil }
         return KnownRequestFields(
             hasHost: facts.hosts > 0 || route.hostHeader != .keep, hasContentLength: facts.hasContentLength,
             hasTransferEncoding: false, connectionClose: false, connectionKeepAlive: false)
