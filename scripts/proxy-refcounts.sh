@@ -11,6 +11,9 @@
 # the proxy down a lot: the rate means nothing here, only the counts per request.
 #
 # Usage: scripts/proxy-refcounts.sh [TERN_BINARY ...]   (default: the tree's release build)
+#   BROWSER=1   wrk sends eleven browser-like request fields (User-Agent, Accept, Cookie, Referer,
+#               Sec-Fetch-*…) besides its Host, as real clients do; by default it sends Host alone
+#   KEEP=DIR    keep each binary's `perf script` output in DIR (for finding the call sites)
 # Needs root, perf (apt-get install -y linux-perf), nginx, wrk and python3.
 set -euo pipefail
 
@@ -72,6 +75,16 @@ add_probe() {  # add_probe NAME BINARY SYMBOL
 libc="$(readlink -f "$(ldd "$1" | awk '$1 == "libc.so.6" {print $3}')")"
 add_probe ternmalloc "$libc" malloc
 
+fields=()
+if [ -n "${BROWSER:-}" ]; then
+    fields=(-H "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
+        -H "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" -H "Accept-Language: en-US,en;q=0.5"
+        -H "Accept-Encoding: gzip, deflate, br, zstd" -H "Referer: https://www.example.com/articles/2026/12/some-long-article-name"
+        -H "Cookie: session=5f2b8c1e9a7d4e3f8b6a2c1d0e9f8a7b; theme=dark; _ga=GA1.2.1234567890.1700000000"
+        -H "Upgrade-Insecure-Requests: 1" -H "Sec-Fetch-Dest: document" -H "Sec-Fetch-Mode: navigate"
+        -H "Sec-Fetch-Site: same-origin" -H "Priority: u=0, i")
+fi
+
 for tern in "$@"; do
     tern="$(cd "$(dirname "$tern")" && pwd)/$(basename "$tern")"
     swiftcore="$(readlink -f "$(ldd "$tern" | awk '$1 == "libswiftCore.so" {print $3}')")"
@@ -82,7 +95,7 @@ for tern in "$@"; do
     pid=$!
     pids+=($pid)
     sleep 1.5
-    taskset -c 0 wrk -t1 -c64 -d12s "http://127.0.0.1:$tern_port/1k" > "$work/wrk.txt" 2>&1 &
+    taskset -c 0 wrk -t1 -c64 -d12s "${fields[@]}" "http://127.0.0.1:$tern_port/1k" > "$work/wrk.txt" 2>&1 &
     sleep 1
     events=()
     for probe in ternretain ternrelease ternmalloc ternexchange; do
@@ -92,6 +105,7 @@ for tern in "$@"; do
     wait_until=$((SECONDS + 8)); while pgrep -x wrk >/dev/null && [ $SECONDS -lt $wait_until ]; do sleep 0.5; done
     kill "$pid" 2>/dev/null || true
     perf script -i "$work/perf.data" 2>/dev/null > "$work/perf.txt"
+    if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$work/perf.txt" "$KEEP/$(basename "$tern").perf.txt"; fi
     echo "== $tern"
     python3 - "$work/perf.txt" <<'PY' | swift demangle --simplified | cut -c1-150
 import collections, re, sys

@@ -25,6 +25,12 @@ final class ProxyAccessLogTests: ProxyTestCase {
             let port = try await server.start()[0].port!
             let (status, _, _) = try await self.get(port, "/logged?x=1")
             XCTAssertEqual(status, 200)
+            // A browser-like GET, whose fields the proxy never reads into values: the log reads
+            // Referer and User-Agent from their bytes.
+            let browser = [("User-Agent", "Mozilla/5.0 (test) Gecko/20100101"), ("Accept", "text/html"), ("Referer", "http://a.example/p?q=1"),
+                ("Accept-Language", "en")]
+            let (second, _, _) = try await self.get(port, "/browsed", headers: browser)
+            XCTAssertEqual(second, 200)
             try await server.shutdown(timeout: .seconds(2))
             var text = ""
             for _ in 0..<40 where text.isEmpty {
@@ -32,7 +38,12 @@ final class ProxyAccessLogTests: ProxyTestCase {
                 if text.isEmpty { try await Task.sleep(for: .milliseconds(100)) }
             }
             lines[format] = text.split(separator: "\n").first.map(String.init) ?? ""
+            lines[format + "2"] = text.split(separator: "\n").dropFirst().first.map(String.init) ?? ""
         }
+        let browsed = try XCTUnwrap(lines["combined2"])
+        XCTAssertNotNil(
+            browsed.range(of: #""GET /browsed HTTP/1\.1" 200 \d+ "http://a\.example/p\?q=1" "Mozilla/5\.0 \(test\) Gecko/20100101"$"#, options: .regularExpression),
+            browsed)
         let combined = try XCTUnwrap(lines["combined"])
         XCTAssertNotNil(
             combined.range(

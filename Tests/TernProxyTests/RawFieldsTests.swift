@@ -73,15 +73,44 @@ final class RawFieldsTests: XCTestCase {
         XCTAssertGreaterThan(heads, 800)
     }
 
-    /// A request's head and a HEAD's or CONNECT's answer: the flag is for response heads that
-    /// are read whole; a request parser ignores it.
-    func testRequestHeadsKeepTheirFields() throws {
-        var parser = HTTP1Parser(kind: .request, maxHeadBytes: 8192, maxFieldCount: 100)
-        parser.fieldsAsBytes = true
-        var buffer = ByteBuffer(string: "GET / HTTP/1.1\r\nHost: a\r\nX: y\r\n\r\n")
-        guard case .requestHead(let head) = try parser.next(&buffer) else { return XCTFail("no head") }
-        XCTAssertEqual(Self.pairs(head.headers), ["Host: a", "X: y"])
-        XCTAssertNil(parser.takeRawFields())
+    /// Request heads too (the proxy's codec reads them so): for the fuzz test's seeded requests,
+    /// whole and cut into random pieces, the parser with its fields as bytes hands on the same
+    /// events, facts and errors as the one that reads them into values, and the fields read from
+    /// the bytes (all of them, and `Host` alone) are the values'. A head read whole has no
+    /// `HTTPHeaders`; one in pieces has no bytes.
+    func testRequestFieldsKeptAsBytesSayWhatTheFieldsSay() throws {
+        var random = SeededGenerator(seed: 0x8E0_F1E1D5)
+        var whole = 0
+        var split = 0
+        for index in 0..<HardeningFuzzTests.inputs {
+            let bytes = HardeningFuzzTests.input(index, &random) + Array("GET / HTTP/1.1\r\nHost: a\r\nX-Raw: a".utf8) + [0xFF]
+                + Array("b\r\n\r\n".utf8)
+            let input = String(decoding: bytes, as: UTF8.self).debugDescription
+            let expected = Self.requestEvents([bytes], asBytes: false)
+            var pieces: [[UInt8]] = []
+            var rest = bytes[...]
+            while !rest.isEmpty {
+                let size = min(rest.count, Int.random(in: 1...40, using: &random))
+                pieces.append(Array(rest.prefix(size)))
+                rest = rest.dropFirst(size)
+            }
+            for (cut, got) in [(false, Self.requestEvents([bytes], asBytes: true)), (true, Self.requestEvents(pieces, asBytes: true))] {
+                XCTAssertEqual(got.events, expected.events, "\(cut ? "in pieces" : "whole"): \(input)")
+                XCTAssertEqual(got.facts, expected.facts, input)
+                for (kept, values) in zip(got.heads, expected.heads) {
+                    XCTAssertNil(values.raw)
+                    if let raw = kept.raw {
+                        XCTAssertEqual(kept.head.headers.count, 0, input)
+                        XCTAssertEqual(raw.first(name: "host"), values.head.headers.first(name: "host"), input)
+                        whole += 1
+                    } else {
+                        split += 1
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(whole, 600, "too few request heads kept as bytes to say much: \(whole)")
+        XCTAssertGreaterThan(split, 200, "too few split request heads read into values: \(split)")
     }
 
     /// A request's field lines written upstream as they came, the hop-by-hop and `X-Forwarded-*`
@@ -97,15 +126,14 @@ final class RawFieldsTests: XCTestCase {
             // Behind each, a request with a value that is not UTF-8 and a forged X-Forwarded-For.
             let bytes = HardeningFuzzTests.input(index, &random) + Array("GET / HTTP/1.1\r\nX-Raw: a".utf8) + [0xFF]
                 + Array("b\r\nx-forwarded-for: 1\r\n\r\n".utf8)
-            var parser = HTTP1Parser(kind: .request, maxHeadBytes: 64 * 1024, maxFieldCount: 200)
-            parser.keepsRequestLines = true
-            var buffer = ByteBuffer(bytes: bytes)
-            while !parser.hasStopped, let event = try? parser.next(&buffer) {
-                guard case .requestHead(let head) = event else { continue }
-                let facts = parser.lastHead
-                let taken = parser.takeLines()
-                XCTAssertNil(parser.takeLines(), "taken: the parser holds the receive buffer no longer")
-                guard let lines = taken else {
+            // The heads read into values, and read as the proxy's codec reads them (fields as bytes).
+            let values = Self.requestEvents([bytes], asBytes: false).heads
+            let kept = Self.requestEvents([bytes], asBytes: true).heads
+            XCTAssertEqual(values.count, kept.count)
+            for (valuesHead, keptHead) in zip(values, kept) {
+                let head = valuesHead.head
+                let facts = keptHead.facts
+                guard let lines = keptHead.raw else {
                     XCTFail("a head read in one call has its lines")
                     continue
                 }
@@ -148,6 +176,53 @@ final class RawFieldsTests: XCTestCase {
         var head: HTTPResponseHead
         var facts: HTTP1HeadFacts
         var raw: HTTP1RawFields?
+    }
+
+    private struct ParsedRequest {
+        var head: HTTPRequestHead
+        var facts: HTTP1HeadFacts
+        var raw: HTTP1RawFields?
+    }
+
+    /// What a request parser hands on for `pieces` fed one at a time, as the proxy's codec feeds it:
+    /// each event as text (a head with its fields, read from its bytes when it has them), the
+    /// error that stopped it, the heads and their facts.
+    private static func requestEvents(
+        _ pieces: [[UInt8]], asBytes: Bool
+    ) -> (events: [String], heads: [ParsedRequest], facts: [HTTP1HeadFacts]) {
+        var parser = HTTP1Parser(kind: .request, maxHeadBytes: 64 * 1024, maxFieldCount: 200)
+        parser.fieldsAsBytes = asBytes
+        var input = HTTP1Input(parser)
+        var events: [String] = []
+        var heads: [ParsedRequest] = []
+        var body: [UInt8] = []
+        pieces: for piece in pieces {
+            input.append(ByteBuffer(bytes: piece))
+            while !input.parser.hasStopped {
+                do {
+                    guard let event = try input.next() else { break }
+                    switch event {
+                    case .requestHead(let head):
+                        let raw = input.parser.takeRawFields()
+                        XCTAssertNil(input.parser.takeRawFields(), "taken: the parser holds the receive buffer no longer")
+                        let fields = raw.map { $0.headers() } ?? head.headers
+                        events.append("head \(head.method) \(head.uri) \(head.version) \(Self.pairs(fields))")
+                        heads.append(ParsedRequest(head: head, facts: input.parser.lastHead, raw: raw))
+                    case .body(let part):
+                        body += part.readableBytesView  // however the pieces cut it
+                    case .end(let trailers):
+                        events.append("body \(body) end \(trailers.map(Self.pairs) ?? [])")
+                        body = []
+                    case .responseHead:
+                        events.append("a response head")
+                    }
+                } catch {
+                    events.append("error \(error)")
+                    break pieces
+                }
+            }
+        }
+        return (events, heads, heads.map(\.facts))
     }
 
     /// The response heads in `pieces`, fed one piece at a time as the client codec feeds them.

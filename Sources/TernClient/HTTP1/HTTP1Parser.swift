@@ -76,9 +76,10 @@ package struct HTTP1Parser {
     /// The client codec keeps these up to date as requests go out and responses come in.
     package var answeringHEAD = false
     package var answeringCONNECT = false
-    /// Responses: the fields of the heads that begin from now on are handed on as bytes
-    /// (`HTTP1RawFields`, taken with `takeRawFields()`), the head's `HTTPHeaders` left empty. A head
-    /// that does not arrive in one piece is read into `HTTPHeaders` all the same.
+    /// The fields of the heads that begin from now on are handed on as bytes (`HTTP1RawFields`,
+    /// taken with `takeRawFields()`), the head's `HTTPHeaders` left empty: for the agent's
+    /// responses (the proxy's exchanges) and the proxy's requests. A head that does not arrive in
+    /// one piece is read into `HTTPHeaders` all the same, and then has no raw fields.
     package var fieldsAsBytes = false
     /// The head now being read keeps its fields as bytes: `rawCount` of them so far, from
     /// `rawStart` in the buffer of this call to `next` (a head that needs another call after some
@@ -86,16 +87,8 @@ package struct HTTP1Parser {
     private var headAsBytes = false
     private var rawStart = 0
     private var rawCount = 0
-    /// The fields of the last response head handed on, when they were kept as bytes.
+    /// The fields of the last head handed on, when they were kept as bytes.
     private var lastRawFields: HTTP1RawFields?
-    /// Requests: the field lines of a head read in one call to `next` are noted too, beside its
-    /// fields (from `rawStart`; `takeLines()`), for a proxy to pass them on as they came.
-    package var keepsRequestLines = false
-    /// Heads of fewer fields than this have no lines noted (copying a few fields costs less than
-    /// carrying the lines).
-    package var keepsRequestLinesFrom = 0
-    private var linesWhole = false
-    private var lastLines: HTTP1RawFields?
 
     private var state = State.startLine {
         didSet { self.hasStopped = self.state == .stopped }
@@ -161,9 +154,8 @@ package struct HTTP1Parser {
     /// The next event from the front of `buffer`, consuming what it used; nil when more bytes are
     /// needed (what is left in `buffer` must be given again, with what follows appended).
     package mutating func next(_ buffer: inout ByteBuffer) throws(HTTPParserError) -> Event? {
-        // No field of the head under way read yet (see `keepFieldsAsValues`; a request's lines
-        // are noted only when none came in an earlier call).
-        if self.headAsBytes || (self.linesWhole && self.fields.isEmpty) { self.rawStart = buffer.readerIndex }
+        // No field of the head under way read yet (see `keepFieldsAsValues`).
+        if self.headAsBytes { self.rawStart = buffer.readerIndex }
         while true {
             switch self.state {
             case .startLine:
@@ -185,10 +177,8 @@ package struct HTTP1Parser {
                 }
                 buffer.moveReaderIndex(forwardBy: length + 2)
                 self.fields = []
-                self.headAsBytes = self.fieldsAsBytes && self.kind == .response
-                self.linesWhole = self.keepsRequestLines && self.kind == .request
-                self.lastLines = nil
-                if self.linesWhole { self.rawStart = buffer.readerIndex }
+                self.headAsBytes = self.fieldsAsBytes
+                self.lastRawFields = nil
                 if self.headAsBytes {
                     self.rawStart = buffer.readerIndex
                     self.rawCount = 0
@@ -201,18 +191,15 @@ package struct HTTP1Parser {
             case .fields:
                 guard let length = try self.nextLine(buffer, limit: self.maxHeadBytes - self.headBytes) else {
                     if self.headAsBytes { self.keepFieldsAsValues(&buffer) }
-                    if !self.fields.isEmpty { self.linesWhole = false }  // lines read so far may move
                     return nil
                 }
                 self.headBytes += length + 2
                 if length == 0 {
-                    if self.headAsBytes || (self.linesWhole && self.fields.count >= self.keepsRequestLinesFrom) {
+                    if self.headAsBytes {
                         let end = buffer.readerIndex
                         buffer.moveReaderIndex(to: self.rawStart)
-                        let lines = HTTP1RawFields(buffer.readSlice(length: end - self.rawStart)!)
-                        if self.headAsBytes { self.lastRawFields = lines } else { self.lastLines = lines }
+                        self.lastRawFields = HTTP1RawFields(buffer.readSlice(length: end - self.rawStart)!)
                     }
-                    self.linesWhole = false
                     buffer.moveReaderIndex(forwardBy: 2)
                     switch self.kind {
                     case .request: return self.requestHeadComplete()
@@ -370,8 +357,6 @@ package struct HTTP1Parser {
     private mutating func fail(_ error: HTTPParserError) throws(HTTPParserError) -> Never {
         self.state = .stopped
         self.lastRawFields = nil
-        self.lastLines = nil
-        self.linesWhole = false
         throw error
     }
 
@@ -511,17 +496,10 @@ package struct HTTP1Parser {
         self.rawCount = 0
     }
 
-    /// The field lines of the request head just handed on, when it was read in one call with
-    /// `keepsRequestLines`; nil otherwise, and once taken (they hold the receive buffer, which the
-    /// parser lets go of so that the next read can reuse it). Kept apart from the facts, which stay
-    /// plain values, copied without a retain.
-    package mutating func takeLines() -> HTTP1RawFields? {
-        defer { self.lastLines = nil }
-        return self.lastLines
-    }
-
-    /// The fields of the response head just handed on, when they were kept as bytes; nil
-    /// otherwise, and once taken.
+    /// The fields of the head just handed on, when they were kept as bytes (its `HTTPHeaders` are
+    /// then empty); nil otherwise, and once taken (they hold the receive buffer, which the parser
+    /// lets go of so that the next read can reuse it). Kept apart from the facts, which stay plain
+    /// values, copied without a retain.
     package mutating func takeRawFields() -> HTTP1RawFields? {
         defer { self.lastRawFields = nil }
         return self.lastRawFields
@@ -582,7 +560,10 @@ package struct HTTP1Parser {
 
     /// A request head is whole: hand it on, and set up for its body.
     private mutating func requestHeadComplete() -> Event {
-        let head = HTTPRequestHead(version: self.version, method: self.method, uri: self.uri, headers: HTTPHeaders(self.fields))
+        let headers = self.headAsBytes ? HTTPHeaders() : HTTPHeaders(self.fields)
+        self.headAsBytes = false
+        self.rawCount = 0
+        let head = HTTPRequestHead(version: self.version, method: self.method, uri: self.uri, headers: headers)
         self.fields = []
         self.uri = ""
         self.headBytes = 0

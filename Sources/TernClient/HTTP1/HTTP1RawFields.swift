@@ -4,13 +4,14 @@ import NIOHTTP1
 /// A head's field lines as they came off the wire, left as bytes: a slice of the receive buffer
 /// from the first field line to the end of the last one's CRLF, which the parser has already
 /// checked (`name ":" OWS value OWS CRLF`, token names, no control characters but tab, CRLF line
-/// ends only). A request's lines (`HTTP1Parser.keepsRequestLines`) come beside its fields, for the
-/// proxy to write upstream as they came (`Agent.execute(…lines:…)`); the proxy keeps them until
-/// its exchange is done.
+/// ends only).
 ///
-/// The parser hands these on instead of `HTTPHeaders` when the exchange asked for them
-/// (`Agent.execute(…fieldsAsBytes: true…)`, the proxy): a head passed through unchanged is written
-/// from them (`HTTP1Writer.responseHead(_:fields:…)`) with no `String` made, copied or freed. That
+/// The parser hands these on instead of `HTTPHeaders` when asked to (`HTTP1Parser.fieldsAsBytes`):
+/// for the proxy's requests, which a plain GET writes upstream as they came
+/// (`Agent.execute(…lines:…)`; the proxy keeps them until its exchange is done), and for the
+/// responses of the proxy's exchanges (`Agent.execute(…fieldsAsBytes: true…)`): a head passed
+/// through unchanged is written from them (`HTTP1Writer.responseHead(_:fields:…)`) with no
+/// `String` made, copied or freed. That
 /// was two allocations, the fields array, a retain and release per out-of-line `String` on each
 /// pass and UTF-8 validation per proxied response. Whoever needs the fields as values asks
 /// `headers()`, which reads them as the parser would have (bytes that are not UTF-8 repaired
@@ -42,6 +43,32 @@ package struct HTTP1RawFields: Equatable, Sendable {
                 lineStart = lineEnd + 1
             }
         }
+    }
+
+    /// The value of the first field named `name` (given in lower case), as the parser would have
+    /// made it; nil if there is none.
+    package func first(name: StaticString) -> String? {
+        var found: String?
+        self.bytes.withUnsafeReadableBytes { raw in
+            let all = raw.assumingMemoryBound(to: UInt8.self)
+            var lineStart = 0
+            while lineStart < all.count {
+                var colon = lineStart
+                while all[colon] != UInt8(ascii: ":") { colon += 1 }
+                var lineEnd = colon + 1
+                while all[lineEnd] != 0x0A { lineEnd += 1 }
+                if ASCII.equals(UnsafeBufferPointer(rebasing: all[lineStart..<colon]), name) {
+                    var start = colon + 1
+                    var end = lineEnd - 1
+                    while start < end, all[start] == 0x20 || all[start] == 0x09 { start += 1 }
+                    while end > start, all[end - 1] == 0x20 || all[end - 1] == 0x09 { end -= 1 }
+                    found = String(decoding: UnsafeBufferPointer(rebasing: all[start..<end]), as: UTF8.self)
+                    return
+                }
+                lineStart = lineEnd + 1
+            }
+        }
+        return found
     }
 
     /// The fields as the parser would have made them, but those whose bit is set in `omit`, in

@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import TernClient
 
 #if canImport(Glibc)
 import Glibc
@@ -37,6 +38,12 @@ final class AccessLogWriter {
         var bytesSent: Int
         var durationNanoseconds: Int64
         var upstream: String?
+        /// The head's fields as bytes, when its `HTTPHeaders` were never read from them.
+        var fields: HTTP1RawFields? = nil
+
+        func first(_ name: StaticString) -> String? {
+            if let fields { fields.first(name: name) } else { self.head.headers.first(name: name.description) }
+        }
     }
 
     func log(_ entry: Entry, date: (local: String, iso8601: String)) {
@@ -44,8 +51,8 @@ final class AccessLogWriter {
         case .combined:
             // nginx's "combined": $remote_addr - $remote_user [$time_local] "$request" $status
             // $body_bytes_sent "$http_referer" "$http_user_agent" (time as the Date header here).
-            let referer = entry.head.headers.first(name: "referer") ?? "-"
-            let agent = entry.head.headers.first(name: "user-agent") ?? "-"
+            let referer = entry.first("referer") ?? "-"
+            let agent = entry.first("user-agent") ?? "-"
             self.buffer.writeString(
                 "\(entry.client) - - [\(date.local)] \"\(entry.head.method.rawValue) \(Self.clean(entry.head.uri)) HTTP/\(entry.head.version.major).\(entry.head.version.minor)\" \(entry.status) \(entry.bytesSent) \"\(Self.clean(referer))\" \"\(Self.clean(agent))\"\n"
             )

@@ -44,7 +44,28 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     var tried: UInt64 = 0
     /// The failure of the last server tried, which decides the status when none is left.
     var lastFailure: TernClientError?
-    var requestHead: HTTPRequestHead?
+    /// The client's head. When it came with its fields as bytes (`requestLines`), its `HTTPHeaders`
+    /// are read from them the first time anyone asks for the head; a plain GET passed on as it came
+    /// never does (`forwardToUpstream` reads `clientHead` and the lines).
+    var requestHead: HTTPRequestHead? {
+        get {
+            if self.requestFieldsPending {
+                self.requestFieldsPending = false
+                if let lines = self.requestLines { self.clientHead?.headers = lines.headers() }
+            }
+            return self.clientHead
+        }
+        set {
+            self.clientHead = newValue
+            self.requestFieldsPending = false
+        }
+    }
+    /// The client's head as it was handed on: with empty `HTTPHeaders` while `requestFieldsPending`.
+    private(set) var clientHead: HTTPRequestHead?
+    /// The client's fields are in `requestLines` only, not yet in `clientHead`'s `HTTPHeaders`.
+    private var requestFieldsPending = false
+    /// The client's `Host` field (the first), read once at the exchange's start.
+    var requestHost: String?
     /// Read from the exchange's head, route and configuration once, at its start: the response's
     /// path reads these plain values rather than copying the head (two retains and two releases)
     /// or following the route and runtime objects again.
@@ -62,12 +83,12 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     var upstreamLines: (HTTP1RawFields, omitting: UInt64)?
     var execution: RequestExecution?
     var bodyMode = RequestBody.none
-    /// Whether the client's head has `Expect`, when the parser said (nil: look).
     /// What the parser noted of the client's fields (`upstreamKnownFields`, `passesLinesOn`, `Expect`); nil
     /// for a head read field by field.
     var requestFieldFacts: HTTP1HeadFacts?
-    /// The field lines as they came (`HTTP1Parser.takeLines()`) of the head the guard in front
-    /// hands on next, set with `requestFacts`; taken by the exchange it begins (`requestLines`).
+    /// The fields as bytes (`HTTP1Parser.takeRawFields()`) of the head the guard in front hands on
+    /// next, set with `requestFacts`, when that head's `HTTPHeaders` are empty; taken by the
+    /// exchange it begins (`requestLines`).
     var requestHeadLines: HTTP1RawFields?
     /// The client's field lines as they came, until the exchange is done.
     var requestLines: HTTP1RawFields?
@@ -155,7 +176,12 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
 
     private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         if !self.queued.isEmpty || (self.state != .idle && part.isHead) {
-            if part.isHead {  // a queued head is read field by field in its turn
+            var part = part
+            if case .head(var head) = part {  // a queued head is read field by field in its turn
+                if let lines = self.requestHeadLines {
+                    head.headers = lines.headers()  // its lines hold the receive buffer
+                    part = .head(head)
+                }
                 self.requestFacts = nil
                 self.requestHeadLines = nil
             }
@@ -195,13 +221,16 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         let runtime = self.loop.runtime
         self.runtime = runtime
         self.requestHead = head
+        self.requestFieldsPending = lines != nil
+        let hostField = if let lines { lines.first(name: "host") } else { head.headers.first(name: "host") }
+        self.requestHost = hostField
         self.requestVersion = head.version
         self.addsVia = runtime.configuration.forwarding.via
         // `keepalive-timeout 0`: every connection serves one exchange.
         self.keepAlive = (facts?.keepsAlive(head.version) ?? head.keepsAlive) && runtime.configuration.limits.keepAliveTimeout > .zero
         self.startTime = .now()
 
-        let host = Substring.hostWithoutPort(head.headers.first(name: "host") ?? "")
+        let host = Substring.hostWithoutPort(hostField ?? "")
         guard let route = runtime.router.match(host: host, path: head.uri[...]) else {
             return self.respondLocally(.notFound)
         }
@@ -211,7 +240,9 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             return self.respondLocally(status, body: route.fixedBody, contentType: "text/plain; charset=utf-8")
         }
         guard let group = route.upstream else { return self.respondLocally(.internalServerError) }
-        if facts?.hasUpgrade ?? head.headers.contains(name: "upgrade"), self.beginUpgrade(head, route: route, group: group, context: context) {
+        if facts?.hasUpgrade ?? head.headers.contains(name: "upgrade"), let head = self.requestHead,
+            self.beginUpgrade(head, route: route, group: group, context: context)
+        {
             return  // a WebSocket or other protocol switch: UpgradeTunnel.swift
         }
 
@@ -223,7 +254,10 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             if length > route.maxBodySize { return self.respondLocally(.payloadTooLarge, close: true) }
             self.bodyMode = length == 0 ? .none : .stream(length: length)
         }
-        if let cache = self.loop.cache, !route.config.cacheDisabled, self.cacheRequest(head, cache: cache, context: context) {
+        // The cache reads the fields (key, `Vary`, conditions), some of them after the exchange.
+        if let cache = self.loop.cache, !route.config.cacheDisabled, let head = self.requestHead,
+            self.cacheRequest(head, cache: cache, context: context)
+        {
             return
         }
         self.forwardToUpstream()
@@ -232,21 +266,24 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     /// Builds the upstream request (hop-by-hop fields out, X-Forwarded-* and Via, route rules,
     /// validators when revalidating a stored response) and starts the exchange.
     func forwardToUpstream() {
-        guard let head = self.requestHead, let route = self.route, let group = route.upstream, let runtime = self.runtime,
+        guard var head = self.clientHead, let route = self.route, let group = route.upstream, let runtime = self.runtime,
             let context = self.context, !self.closed
         else { return }
         // The client's head with our fields: its method, target and version are kept in storage the
         // two heads share until one of them changes (most routes change none: no allocation).
         var upstream = head
         let forwarding = runtime.configuration.forwarding
-        if let lines = self.requestLines, let facts = self.requestFieldFacts, facts.fieldCount >= Self.linesPayOffFrom,
-            self.cacheMode.leavesConditionsAlone, Self.passesLinesOn(facts, method: head.method, route: route.config, forwarding: forwarding)
+        if let lines = self.requestLines, let facts = self.requestFieldFacts, self.cacheMode.leavesConditionsAlone,
+            Self.passesLinesOn(facts, method: head.method, route: route.config, forwarding: forwarding)
         {
             // The client's lines go on as they came but for those `upstreamFields` leaves out (the
             // writer skips them by bit); the head's own fields are only those we add after them.
+            // No `String` is made of the client's fields.
             upstream.headers = self.upstreamFields(head, forwarding: forwarding, copying: HTTPHeaders())
             self.upstreamLines = (lines, facts.hopByHop | (forwarding.xForwarded ? facts.xForwarded : 0))
         } else {
+            if let fields = self.requestHead { head = fields }  // the fields, read from the lines if need be
+            upstream = head
             upstream.headers = self.upstreamFields(head, forwarding: forwarding)
         }
         let uri = route.upstreamURI(head.uri)
@@ -289,16 +326,10 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         HeaderRewriting.upstreamFields(
             fields ?? head.headers,
             forwarded: forwarding.xForwarded
-                ? HeaderRewriting.Forwarded(client: self.clientAddress, proto: self.scheme, host: head.headers.first(name: "host")) : nil,
+                ? HeaderRewriting.Forwarded(client: self.clientAddress, proto: self.scheme, host: self.requestHost) : nil,
             via: forwarding.via ? HeaderRewriting.via(head.version) : nil
         )
     }
-
-    /// Passing the lines on costs about the same per head whatever its size (the slice carried
-    /// from the parser to the writer), copying the fields costs per field: measured side by side,
-    /// a head of eleven browser fields took 0.97x the CPU by its lines, wrk's one-field head 1.02x.
-    /// So heads of fewer fields than this are copied (curl sends three; browsers about ten).
-    static let linesPayOffFrom = 4
 
     /// Whether the client's field lines can go upstream as they came, the writer leaving out the
     /// hop-by-hop and `X-Forwarded-*` lines by their bits (`HTTP1HeadFacts`), rather than be
@@ -539,20 +570,24 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
 
     func finishExchange() {
         self.state = .idle
-        // The client's lines hold its receive buffer: let the next read reuse it.
-        self.requestLines = nil
-        self.upstreamLines = nil
         self.requestsServed += 1
         self.loop.metrics?.recordRequest(route: self.route, generation: self.runtime?.generation ?? 0, status: self.responseStatus)
-        if let log = self.loop.accessLog, let head = self.requestHead {
+        if let log = self.loop.accessLog, let head = self.clientHead {
             log.log(
                 AccessLogWriter.Entry(
                     client: self.clientAddress, head: head, status: self.responseStatus, bytesSent: self.bytesSent,
-                    durationNanoseconds: (NIODeadline.now() - self.startTime).nanoseconds, upstream: nil
+                    durationNanoseconds: (NIODeadline.now() - self.startTime).nanoseconds, upstream: nil,
+                    fields: self.requestFieldsPending ? self.requestLines : nil
                 ),
                 date: self.loop.dateCache.logTimes
             )
         }
+        // The client's lines hold its receive buffer: let the next read reuse it. Fields nobody
+        // read by now are not read (the exchange is over; its cache work read them at its start,
+        // the access log from the lines).
+        self.requestLines = nil
+        self.upstreamLines = nil
+        self.requestFieldsPending = false
         self.runQueued()
         self.readIfPending()
     }

@@ -35,8 +35,9 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
 
     init(maxHeadBytes: Int, maxFieldCount: Int) {
         var parser = HTTP1Parser(kind: .request, maxHeadBytes: maxHeadBytes, maxFieldCount: maxFieldCount)
-        parser.keepsRequestLines = true  // the proxy passes a head's lines on as they came where it can
-        parser.keepsRequestLinesFrom = ProxyHandler.linesPayOffFrom
+        // A head's fields come as bytes: the proxy passes a plain GET's on as they came, and reads
+        // them into `HTTPHeaders` only when it needs them (`ProxyHandler.requestHead`).
+        parser.fieldsAsBytes = true
         self.input = HTTP1Input(parser)
     }
 
@@ -86,10 +87,15 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
         do {
             while !self.inactive, !self.input.parser.hasStopped, let event = try self.input.next() {
                 switch event {
-                case .requestHead(let head):
+                case .requestHead(var head):
                     self.pending.append(head.method)
-                    self.requestGuard?.headFacts = self.input.parser.lastHead
-                    self.requestGuard?.headLines = self.input.parser.takeLines()
+                    let fields = self.input.parser.takeRawFields()
+                    if let requestGuard = self.requestGuard {
+                        requestGuard.headFacts = self.input.parser.lastHead
+                        requestGuard.headLines = fields
+                    } else if let fields {
+                        head.headers = fields.headers()  // a handler behind reads the fields as values
+                    }
                     self.pass(.head(head), context: context)
                 case .body(let part):
                     self.pass(.body(part), context: context)

@@ -27,7 +27,7 @@ struct RequestRules: Sendable {
     /// are not tokens and values with control characters. false: `check` tells what is wrong (or
     /// finds nothing, when the framing was merely unusual).
     func accepts(_ head: HTTPRequestHead, facts: HTTP1HeadFacts) -> Bool {
-        facts.plainFraming && facts.fieldBytes <= self.maxHeaderSize && head.headers.count <= self.maxHeaderCount
+        facts.plainFraming && facts.fieldBytes <= self.maxHeaderSize && facts.fieldCount <= self.maxHeaderCount
             && (facts.hosts == 1 || (facts.hosts == 0 && head.version.minor == 0))
             && head.uri.utf8.count <= self.maxURILength
     }
@@ -173,7 +173,10 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     /// What the parser found out about the head the codec in front is about to hand over
     /// (`RequestRules.accepts`); taken by that head.
     var headFacts: HTTP1HeadFacts?
-    /// The head's field lines as they came (`HTTP1Parser.takeLines()`), handed on with its facts.
+    /// The head's fields as bytes (`HTTP1Parser.takeRawFields()`), when its `HTTPHeaders` are
+    /// empty: handed on with its facts to the proxy handler, which reads them when it must; read
+    /// into the head here whenever it goes anywhere else (held, checked field by field, or
+    /// through the pipeline).
     var headLines: HTTP1RawFields?
 
     init(
@@ -208,6 +211,11 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         guard !self.refusing else { return }
         if self.awaitingAdmission != nil {
+            var part = part
+            if case .head(var head) = part, let lines = self.headLines {
+                head.headers = lines.headers()  // its lines hold the receive buffer
+                part = .head(head)
+            }
             self.headFacts = nil  // a held head is checked field by field when its turn comes
             self.headLines = nil
             self.held.append(.part(part))
@@ -228,17 +236,27 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch part {
-        case .head(let head):
+        case .head(var head):
             self.timer?.headComplete()
+            let facts = self.headFacts
+            self.headFacts = nil
+            var lines = self.headLines
+            self.headLines = nil
             if self.forbidden {
                 return self.refuse(.forbidden, reason: "client address not in the listener's allow list", version: head.version, context: context)
             }
-            let facts = self.headFacts
-            self.headFacts = nil
-            let lines = self.headLines
-            self.headLines = nil
-            if !(facts.map { self.rules.accepts(head, facts: $0) } ?? false), let violation = self.rules.check(head) {
-                return self.refuse(violation.status, reason: violation.reason, version: head.version, context: context)
+            if !(facts.map { self.rules.accepts(head, facts: $0) } ?? false) {
+                if let fields = lines {  // checked field by field, and handed on so
+                    head.headers = fields.headers()
+                    lines = nil
+                }
+                if let violation = self.rules.check(head) {
+                    return self.refuse(violation.status, reason: violation.reason, version: head.version, context: context)
+                }
+            }
+            if self.proxy == nil || self.sharedRateLimiter != nil, let fields = lines {
+                head.headers = fields.headers()  // through the pipeline, or held for Redis's answer
+                lines = nil
             }
             if let shared = self.sharedRateLimiter {
                 self.awaitingAdmission = head
@@ -253,6 +271,8 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
             self.requestAdmitted()
             self.proxy?.requestFacts = facts
             self.proxy?.requestHeadLines = lines
+            self.pass(.head(head), context: context)
+            return
         case .end:
             self.readingBody = false
             self.timer?.requestEnded()
