@@ -35,7 +35,7 @@ extension Agent {
             readTimeout: readTimeout ?? self.configuration.readTimeout,
             delegate: delegate
         )
-        if self.isShutDown.withLockedValue({ $0 }) {
+        if self.isShutDown.load(ordering: .acquiring) {
             exchange.fail(TernClientError(code: .shutdown, phase: .pool, address: origin.address))
             return exchange
         }

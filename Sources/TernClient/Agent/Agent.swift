@@ -3,6 +3,7 @@ import NIOCore
 import NIOHTTP1
 import NIOPosix
 import NIOSSL
+import Synchronization
 
 /// The agent: an asynchronous HTTP/1.1 client with connection pooling (Twisted's `web.client.Agent`
 /// with its `HTTPConnectionPool`). It keeps one pool per origin *on each event loop*, so a request
@@ -18,7 +19,8 @@ public final class Agent: Sendable {
     /// One table of pools per loop of the group, built once; each is touched only on its own loop.
     private let loops: [ObjectIdentifier: LoopPools]
     private let sslContexts = NIOLockedValueBox<[TLSSettings: NIOSSLContext]>([:])
-    let isShutDown = NIOLockedValueBox(false)
+    /// Read once per request: an atomic load, not a lock.
+    let isShutDown = Atomic<Bool>(false)
 
     /// An agent with its own event loops, one per core.
     public convenience init(configuration: Configuration = Configuration()) {
@@ -105,13 +107,13 @@ public final class Agent: Sendable {
         guard let pools = self.loops[ObjectIdentifier(eventLoop)] else {
             preconditionFailure("Agent.execute: the event loop is not one of this agent's loops")
         }
-        let key = OriginPool.Key(origin: origin, tls: origin.scheme.usesTLS ? (tls ?? self.configuration.tls) : nil)
+        let tls = origin.scheme.usesTLS ? (tls ?? self.configuration.tls) : nil
         var head = head
         if !(known?.hasHost ?? head.headers.contains(name: "host")) { head.headers.add(name: "Host", value: origin.hostHeader) }
         if let userAgent = self.configuration.userAgent, !head.headers.contains(name: "user-agent") {
             head.headers.add(name: "User-Agent", value: userAgent)
         }
-        let pool = pools.pool(for: key) { self.makePool(key: key, on: eventLoop) }
+        let pool = pools.pool(for: origin, tls: tls) { self.makePool(key: $0, on: eventLoop) }
         if let maxConnections, maxConnections > 0, maxConnections != pool.maxConnections { pool.setMaxConnections(maxConnections) }
         let execution = RequestExecution(
             head: head,
@@ -125,7 +127,7 @@ public final class Agent: Sendable {
             known: known,
             lines: lines
         )
-        if self.isShutDown.withLockedValue({ $0 }) {
+        if self.isShutDown.load(ordering: .acquiring) {
             execution.fail(TernClientError(code: .shutdown, phase: .pool, address: origin.address))
             return execution
         }
@@ -168,7 +170,7 @@ public final class Agent: Sendable {
     /// Stops taking requests, lets those in flight finish, closes every connection, and shuts the
     /// agent's own event loops down.
     public func shutdown() async throws {
-        self.isShutDown.withLockedValue { $0 = true }
+        self.isShutDown.store(true, ordering: .releasing)
         var futures: [EventLoopFuture<Void>] = []
         for pools in self.loops.values {
             let loop = pools.eventLoop
@@ -200,14 +202,17 @@ final class LoopPools: @unchecked Sendable {
     /// hashing the key for the table.
     private var last: OriginPool?
 
-    func pool(for key: OriginPool.Key, make: () -> OriginPool) -> OriginPool {
+    /// The pool of `origin` with `tls`: compared with the last one's key before a key is made (a
+    /// copy of the origin, its strings retained and released).
+    func pool(for origin: Origin, tls: TLSSettings?, make: (OriginPool.Key) -> OriginPool) -> OriginPool {
         self.eventLoop.assertInEventLoop()
-        if let last = self.last, last.key == key { return last }
+        if let last = self.last, last.key.origin == origin, last.key.tls == tls { return last }
+        let key = OriginPool.Key(origin: origin, tls: tls)
         let pool: OriginPool
         if let existing = self.pools[key] {
             pool = existing
         } else {
-            pool = make()
+            pool = make(key)
             self.pools[key] = pool
         }
         self.last = pool

@@ -377,13 +377,12 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         self.serverIndex = index
         if index < 64 { self.tried |= 1 << UInt64(index) }
         balancer.started(index)
-        let origin = group.servers[index].origin
-        if route.config.hostHeader == .upstream { head.headers.replaceOrAdd(name: "Host", value: origin.hostHeader) }
+        if route.config.hostHeader == .upstream { head.headers.replaceOrAdd(name: "Host", value: group.servers[index].origin.hostHeader) }
         self.state = .forwarding
         if case .stream = self.bodyMode { self.upstreamWritable = false }
         let execution = self.agent.execute(
             head,
-            to: origin,
+            to: group.servers[index].origin,  // borrowed from the group, not copied
             tls: group.tls,
             body: self.bodyMode,
             on: context.eventLoop,
