@@ -48,14 +48,7 @@ final class RawFieldsTests: XCTestCase {
                 asBytes += 1
             }
             // The same bytes in pieces, cut at random.
-            var pieces: [[UInt8]] = []
-            var rest = bytes[...]
-            while !rest.isEmpty {
-                let size = min(rest.count, Int.random(in: 1...40, using: &random))
-                pieces.append(Array(rest.prefix(size)))
-                rest = rest.dropFirst(size)
-            }
-            let split = Self.parse(pieces, asBytes: true)
+            let split = Self.parse(Self.cut(bytes, &random), asBytes: true)
             XCTAssertEqual(split.map(\.facts), expected.map(\.facts), input)
             for (got, want) in zip(split, expected) {
                 let fields = got.raw.map { $0.headers() } ?? got.head.headers
@@ -87,13 +80,7 @@ final class RawFieldsTests: XCTestCase {
                 + Array("b\r\n\r\n".utf8)
             let input = String(decoding: bytes, as: UTF8.self).debugDescription
             let expected = Self.requestEvents([bytes], asBytes: false)
-            var pieces: [[UInt8]] = []
-            var rest = bytes[...]
-            while !rest.isEmpty {
-                let size = min(rest.count, Int.random(in: 1...40, using: &random))
-                pieces.append(Array(rest.prefix(size)))
-                rest = rest.dropFirst(size)
-            }
+            let pieces = Self.cut(bytes, &random)
             for (cut, got) in [(false, Self.requestEvents([bytes], asBytes: true)), (true, Self.requestEvents(pieces, asBytes: true))] {
                 XCTAssertEqual(got.events, expected.events, "\(cut ? "in pieces" : "whole"): \(input)")
                 XCTAssertEqual(got.facts, expected.facts, input)
@@ -245,6 +232,18 @@ final class RawFieldsTests: XCTestCase {
             }
         }
         return heads
+    }
+
+    /// `bytes` cut at random into pieces of 1 to 40 bytes.
+    private static func cut(_ bytes: [UInt8], _ random: inout SeededGenerator) -> [[UInt8]] {
+        var pieces: [[UInt8]] = []
+        var rest = bytes[...]
+        while !rest.isEmpty {
+            let size = min(rest.count, Int.random(in: 1...40, using: &random))
+            pieces.append(Array(rest.prefix(size)))
+            rest = rest.dropFirst(size)
+        }
+        return pieces
     }
 
     private static func pairs(_ headers: HTTPHeaders) -> [String] {

@@ -26,6 +26,26 @@ package struct HTTP1RawFields: Equatable, Sendable {
 
     /// Calls `body` with each field's name and trimmed value, in order.
     package func forEach(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
+        try self.scan { name, value in
+            try body(name, value)
+            return true
+        }
+    }
+
+    /// The value of the first field named `name` (given in lower case), as the parser would have
+    /// made it; nil if there is none.
+    package func first(name: StaticString) -> String? {
+        var found: String?
+        self.scan { fieldName, value in
+            guard ASCII.equals(fieldName, name) else { return true }
+            found = String(decoding: value, as: UTF8.self)
+            return false
+        }
+        return found
+    }
+
+    /// Calls `body` with each field's name and trimmed value, in order, while it returns true.
+    private func scan(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) throws -> Bool) rethrows {
         try self.bytes.withUnsafeReadableBytes { raw in
             let all = raw.assumingMemoryBound(to: UInt8.self)
             var lineStart = 0
@@ -39,36 +59,12 @@ package struct HTTP1RawFields: Equatable, Sendable {
                 var end = lineEnd - 1  // the CR
                 while start < end, all[start] == 0x20 || all[start] == 0x09 { start += 1 }
                 while end > start, all[end - 1] == 0x20 || all[end - 1] == 0x09 { end -= 1 }
-                try body(UnsafeBufferPointer(rebasing: all[lineStart..<colon]), UnsafeBufferPointer(rebasing: all[start..<end]))
-                lineStart = lineEnd + 1
-            }
-        }
-    }
-
-    /// The value of the first field named `name` (given in lower case), as the parser would have
-    /// made it; nil if there is none.
-    package func first(name: StaticString) -> String? {
-        var found: String?
-        self.bytes.withUnsafeReadableBytes { raw in
-            let all = raw.assumingMemoryBound(to: UInt8.self)
-            var lineStart = 0
-            while lineStart < all.count {
-                var colon = lineStart
-                while all[colon] != UInt8(ascii: ":") { colon += 1 }
-                var lineEnd = colon + 1
-                while all[lineEnd] != 0x0A { lineEnd += 1 }
-                if ASCII.equals(UnsafeBufferPointer(rebasing: all[lineStart..<colon]), name) {
-                    var start = colon + 1
-                    var end = lineEnd - 1
-                    while start < end, all[start] == 0x20 || all[start] == 0x09 { start += 1 }
-                    while end > start, all[end - 1] == 0x20 || all[end - 1] == 0x09 { end -= 1 }
-                    found = String(decoding: UnsafeBufferPointer(rebasing: all[start..<end]), as: UTF8.self)
+                guard try body(UnsafeBufferPointer(rebasing: all[lineStart..<colon]), UnsafeBufferPointer(rebasing: all[start..<end])) else {
                     return
                 }
                 lineStart = lineEnd + 1
             }
         }
-        return found
     }
 
     /// The fields as the parser would have made them, but those whose bit is set in `omit`, in
