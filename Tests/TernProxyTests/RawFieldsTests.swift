@@ -28,6 +28,8 @@ final class RawFieldsTests: XCTestCase {
                 case 0: bytes += Array("X-Raw: a".utf8) + [0xC3, 0x28, 0xFF, 0x80] + Array("\r\n".utf8)  // not UTF-8
                 case 1: bytes += Array("X-Tight:v\r\n".utf8)  // no space after the colon: written with one
                 case 2: bytes += Array("X-Empty: \t \r\n".utf8)
+                case 3: bytes += Array("X-Pad: v \t\r\n".utf8)  // written without the padding
+                case 4: bytes += Array("X-Lead:  v\r\n".utf8)
                 default: bytes += Array((HeadFactsTests.responseFields.randomElement(using: &random)! + "\r\n").utf8)
                 }
             }
@@ -112,7 +114,7 @@ final class RawFieldsTests: XCTestCase {
         for index in 0..<HardeningFuzzTests.inputs {
             // Behind each, a request with a value that is not UTF-8 and a forged X-Forwarded-For.
             let bytes = HardeningFuzzTests.input(index, &random) + Array("GET / HTTP/1.1\r\nX-Raw: a".utf8) + [0xFF]
-                + Array("b\r\nx-forwarded-for: 1\r\n\r\n".utf8)
+                + Array("b\r\nx-forwarded-for: 1\r\nX-Pad: v \r\nX-Tight:v\r\n\r\n".utf8)
             // The heads read into values, and read as the proxy's codec reads them (fields as bytes).
             let values = Self.requestEvents([bytes], asBytes: false).heads
             let kept = Self.requestEvents([bytes], asBytes: true).heads
