@@ -176,16 +176,15 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
 
     private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         if !self.queued.isEmpty || (self.state != .idle && part.isHead) {
-            var part = part
-            if case .head(var head) = part {  // a queued head is read field by field in its turn
-                if let lines = self.requestHeadLines {
-                    head.headers = lines.headers()  // its lines hold the receive buffer
-                    part = .head(head)
-                }
+            if part.isHead {
+                // A queued head is read field by field in its turn; its lines would hold the
+                // receive buffer meanwhile.
+                self.queued.append(part.withFields(from: self.requestHeadLines))
                 self.requestFacts = nil
                 self.requestHeadLines = nil
+            } else {
+                self.queued.append(part)
             }
-            self.queued.append(part)
             return
         }
         self.handle(part, context: context)
@@ -751,5 +750,13 @@ extension HTTPServerRequestPart {
     var isHead: Bool {
         if case .head = self { return true }
         return false
+    }
+
+    /// This part, but a head's fields read from `lines` (its fields as bytes, its `HTTPHeaders`
+    /// empty) into its `HTTPHeaders`; any other part as it is.
+    func withFields(from lines: HTTP1RawFields?) -> HTTPServerRequestPart {
+        guard case .head(var head) = self, let lines else { return self }
+        head.headers = lines.headers()
+        return .head(head)
     }
 }

@@ -211,14 +211,11 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
         guard !self.refusing else { return }
         if self.awaitingAdmission != nil {
-            var part = part
-            if case .head(var head) = part, let lines = self.headLines {
-                head.headers = lines.headers()  // its lines hold the receive buffer
-                part = .head(head)
-            }
-            self.headFacts = nil  // a held head is checked field by field when its turn comes
+            // A held head is checked field by field when its turn comes; its lines would hold the
+            // receive buffer meanwhile.
+            self.held.append(.part(part.withFields(from: self.headLines)))
+            self.headFacts = nil
             self.headLines = nil
-            self.held.append(.part(part))
             return
         }
         self.handle(part, context: context)
@@ -245,18 +242,15 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
             if self.forbidden {
                 return self.refuse(.forbidden, reason: "client address not in the listener's allow list", version: head.version, context: context)
             }
-            if !(facts.map { self.rules.accepts(head, facts: $0) } ?? false) {
-                if let fields = lines {  // checked field by field, and handed on so
-                    head.headers = fields.headers()
-                    lines = nil
-                }
-                if let violation = self.rules.check(head) {
-                    return self.refuse(violation.status, reason: violation.reason, version: head.version, context: context)
-                }
-            }
-            if self.proxy == nil || self.sharedRateLimiter != nil, let fields = lines {
-                head.headers = fields.headers()  // through the pipeline, or held for Redis's answer
+            let accepted = facts.map { self.rules.accepts(head, facts: $0) } ?? false
+            if let fields = lines, !accepted || self.proxy == nil || self.sharedRateLimiter != nil {
+                // Checked field by field, passed through the pipeline, or held for Redis's answer:
+                // the head goes on with its fields as values.
+                head.headers = fields.headers()
                 lines = nil
+            }
+            if !accepted, let violation = self.rules.check(head) {
+                return self.refuse(violation.status, reason: violation.reason, version: head.version, context: context)
             }
             if let shared = self.sharedRateLimiter {
                 self.awaitingAdmission = head
