@@ -51,3 +51,23 @@ func rawExchange(port: Int, send text: String) throws -> String {
     }
     return String(decoding: received, as: UTF8.self)
 }
+
+/// `redirect-https`: the listener answers every request itself, from the fields of its head
+/// (`Host`), which reach its handler through the pipeline rather than the proxy handler's
+/// direct link, so the guard must hand them on as values. A request with `Connection: close`
+/// gets the redirect and then the connection's end.
+final class ProxyHTTPSRedirectTests: ProxyTestCase {
+    func testRedirectKeepsTheHostAndTarget() async throws {
+        let (_, port) = try await self.proxy(
+            "route / { respond 200 \"ok\" }", listen: "listen tcp:0:interface=127.0.0.1 { redirect-https 8443 }")
+        let reply = try rawExchange(
+            port: port,
+            send: "GET /p?q=1 HTTP/1.1\r\nUser-Agent: t\r\nHost: example.test:80\r\nAccept: */*\r\nConnection: close\r\n\r\n"
+                + "GET /after-close HTTP/1.1\r\nHost: example.test\r\n\r\n")
+        XCTAssertTrue(reply.hasPrefix("HTTP/1.1 308"), reply)
+        XCTAssertTrue(reply.lowercased().contains("location: https://example.test:8443/p?q=1\r\n"), reply)
+        XCTAssertTrue(reply.lowercased().contains("connection: close\r\n"), reply)
+        // `Connection: close` closes: the request behind it is not answered.
+        XCTAssertEqual(reply.components(separatedBy: "HTTP/1.1 308").count - 1, 1, reply)
+    }
+}

@@ -13,6 +13,8 @@ final class HTTPSRedirectHandler: ChannelDuplexHandler {
 
     /// The listener's guard, told of each response (it holds refusals of pipelined requests).
     private var requestGuard: RequestGuard?
+    /// The response now going out said `Connection: close`: the connection closes after its end.
+    private var closesAfterResponse = false
 
     func handlerAdded(context: ChannelHandlerContext) {
         self.requestGuard = try? context.pipeline.syncOperations.handler(type: RequestGuard.self)
@@ -34,9 +36,11 @@ final class HTTPSRedirectHandler: ChannelDuplexHandler {
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard case .head(let head) = self.unwrapInboundIn(data) else {
             if case .end = self.unwrapInboundIn(data) {
-                context.write(self.wrapOutboundOut(.end(nil)), promise: nil)
+                let written = self.closesAfterResponse ? context.eventLoop.makePromise(of: Void.self) : nil
+                context.write(self.wrapOutboundOut(.end(nil)), promise: written)
                 self.requestGuard?.responseEnded()
                 context.flush()
+                written?.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
             }
             return
         }
@@ -44,7 +48,8 @@ final class HTTPSRedirectHandler: ChannelDuplexHandler {
         let host = Substring.hostWithoutPort(head.headers.first(name: "host") ?? "localhost")
         let location = "https://\(host)\(self.port == 443 ? "" : ":\(self.port)")\(head.uri)"
         var headers = HTTPHeaders([("Location", location), ("Content-Length", "0")])
-        if !head.keepsAlive { headers.add(name: "Connection", value: "close") }
+        self.closesAfterResponse = !head.keepsAlive
+        if self.closesAfterResponse { headers.add(name: "Connection", value: "close") }
         context.write(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .permanentRedirect, headers: headers))), promise: nil)
     }
 }
