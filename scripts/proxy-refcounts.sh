@@ -13,6 +13,8 @@
 # Usage: scripts/proxy-refcounts.sh [TERN_BINARY ...]   (default: the tree's release build)
 #   BROWSER=1   wrk sends eleven browser-like request fields (User-Agent, Accept, Cookie, Referer,
 #               Sec-Fetch-*…) besides its Host, as real clients do; by default it sends Host alone
+#   CACHE=1     the route caches (`cache memory 64m`, the origin's 1 KiB fresh for an hour): every
+#               request but the first is a memory-tier hit
 #   KEEP=DIR    keep each binary's `perf script` output in DIR (for finding the call sites)
 # Needs root, perf (apt-get install -y linux-perf), nginx, wrk and python3.
 set -euo pipefail
@@ -51,13 +53,14 @@ events { worker_connections 4096; }
 http {
     access_log off;
     keepalive_requests 1000000;
-    server { listen 127.0.0.1:$origin_port; root $work/www; }
+    server { listen 127.0.0.1:$origin_port; root $work/www; ${CACHE:+expires 1h;} }
 }
 EOF
 cat > "$work/tern.conf" <<EOF
 listen tcp:$tern_port:interface=127.0.0.1
 workers 1
 access-log off
+${CACHE:+cache memory 64m}
 limits {
     keepalive-requests 1000000
 }

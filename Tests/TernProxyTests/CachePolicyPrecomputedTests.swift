@@ -22,8 +22,8 @@ final class CachePolicyPrecomputedTests: XCTestCase {
         XCTAssertEqual(stored.freshness.initialAge, 10, "apparent age 10 beats Age 5 + 2 s of delay")
         XCTAssertEqual(stored.freshness.lifetime, 60)
         XCTAssertEqual(stored.freshness.directives.staleWhileRevalidate, 30)
-        XCTAssertEqual(CachePolicy.use(stored, request: [:], now: Self.t + 49), .fresh)
-        XCTAssertEqual(CachePolicy.use(stored, request: [:], now: Self.t + 51), .staleWhileRevalidate)
+        XCTAssertEqual(CachePolicy.use(stored, request: HTTPHeaders(), now: Self.t + 49), .fresh)
+        XCTAssertEqual(CachePolicy.use(stored, request: HTTPHeaders(), now: Self.t + 51), .staleWhileRevalidate)
 
         // A 304 merges new fields and times in: the figures follow.
         stored.headers = HTTPHeaders([("Date", CachePolicy.formatHTTPDate(Self.t + 100)), ("Cache-Control", "max-age=5, must-revalidate")])
@@ -32,8 +32,8 @@ final class CachePolicyPrecomputedTests: XCTestCase {
         XCTAssertEqual(stored.freshness.lifetime, 5)
         XCTAssertEqual(stored.freshness.initialAge, 0)
         XCTAssertTrue(stored.freshness.directives.mustRevalidate)
-        XCTAssertEqual(CachePolicy.use(stored, request: [:], now: Self.t + 104), .fresh)
-        XCTAssertEqual(CachePolicy.use(stored, request: [:], now: Self.t + 106), .revalidate)
+        XCTAssertEqual(CachePolicy.use(stored, request: HTTPHeaders(), now: Self.t + 104), .fresh)
+        XCTAssertEqual(CachePolicy.use(stored, request: HTTPHeaders(), now: Self.t + 106), .revalidate)
         stored.status = 302
         stored.headers = [:]
         XCTAssertEqual(stored.freshness.lifetime, 0, "no heuristic freshness for a 302")

@@ -119,6 +119,25 @@ final class ProxyCacheTests: ProxyTestCase {
         XCTAssertEqual(origin.requests(for: path), 1)
     }
 
+    /// A miss fills the cache with the whole response: the client's conditions and range stay off
+    /// the upstream request (which otherwise passes the client's lines on as they came), so the
+    /// origin answers 200 in full, that is stored, and the next request is a hit.
+    func testConditionsAndRangesOnAMissAreNotSentUpstream() async throws {
+        let origin = try await self.origin("o")
+        let port = try await self.cachingProxy(origin)
+        for (name, field) in [("inm", ("If-None-Match", "\"e1\"")), ("range", ("Range", "bytes=0-1")), ("ims", ("If-Modified-Since", "Sun, 06 Nov 1994 08:49:37 GMT"))] {
+            let path = self.shaped(name, ["Cache-Control: max-age=60", "ETag: \"e1\"", "Last-Modified: Sun, 06 Nov 1994 08:49:37 GMT"])
+            let (status, _, response) = try await self.get(port, path, headers: [field, ("Accept", "text/plain")])
+            XCTAssertTrue([200, 206, 304].contains(status), "\(name): \(status)")
+            XCTAssertEqual(self.header(response, "Cache-Status")?.contains("fwd-status=200; stored"), true, "\(name): the origin saw no condition")
+            let (again, body, hit) = try await self.get(port, path)
+            XCTAssertEqual(again, 200, name)
+            XCTAssertEqual(body, "o 1\n", name)
+            XCTAssertEqual(self.header(hit, "Cache-Status")?.hasPrefix("tern; hit"), true, name)
+            XCTAssertEqual(origin.requests(for: path), 1, name)
+        }
+    }
+
     func testHeadAnsweredFromStoredGet() async throws {
         let origin = try await self.origin("o")
         let port = try await self.cachingProxy(origin)

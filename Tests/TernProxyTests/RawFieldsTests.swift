@@ -102,6 +102,81 @@ final class RawFieldsTests: XCTestCase {
         XCTAssertGreaterThan(split, 200, "too few split request heads read into values: \(split)")
     }
 
+    /// The cache reads a request's fields from its lines (`FieldLines`) when nothing has read them
+    /// into `HTTPHeaders`: for random requests made of the fields that change a cache's answer
+    /// (directives, conditions, ranges, credentials, the fields responses vary on, in any case,
+    /// repeated, padded, not UTF-8), every answer the policy gives from the lines is the one it
+    /// gives from the fields read into values.
+    func testCachePolicyReadsTheLinesAsItReadsTheFields() throws {
+        var random = SeededGenerator(seed: 0xCAC4E_F1E1D5)
+        let t: Int64 = 1_700_000_000
+        let date = CachePolicy.formatHTTPDate(t)
+        let lines = [
+            "Cache-Control: max-age=0", "cache-control: no-cache", "Cache-Control: max-stale", "Cache-Control: min-fresh=30, only-if-cached",
+            "CACHE-CONTROL: no-store", "Cache-Control: stale-if-error=60", "Pragma: no-cache", "pragma: x",
+            "If-None-Match: \"v1\"", "If-None-Match: W/\"v2\", \"v1\"", "if-none-match: *", "If-Match: \"v1\"", "If-Match: \"zz\"",
+            "If-Modified-Since: \(date)", "If-Unmodified-Since: \(CachePolicy.formatHTTPDate(t - 10))", "If-Modified-Since: nonsense",
+            "Range: bytes=0-9", "range: bytes=-5", "Range: bytes=100-", "Range: items=1-2", "If-Range: \"v1\"", "If-Range: \(date)",
+            "Authorization: Bearer x", "authorization: Basic eA==",
+            "Accept-Encoding: gzip,  deflate", "accept-encoding: br", "Accept-Encoding:gzip , deflate", "Accept-Language: en  ,fr",
+            "Cookie: a=1; b=2", "X-Tight:v", "X-Pad: v \t", "Host: example.com", "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:133.0)",
+        ]
+        let stored = HTTPHeaders([("ETag", "\"v1\""), ("Last-Modified", CachePolicy.formatHTTPDate(t - 60)), ("Date", date)])
+        let responses = [
+            HTTPHeaders([("Cache-Control", "max-age=60"), ("Vary", "Accept-Encoding")]),
+            HTTPHeaders([("Cache-Control", "public, max-age=60"), ("Vary", "accept-encoding, Accept-Language, Cookie, X-Raw")]),
+            HTTPHeaders([("Expires", CachePolicy.formatHTTPDate(t + 60)), ("Date", date)]),
+        ]
+        let varyNames = ["accept-encoding", "Accept-Language", "cookie", "x-raw", "x-tight", "x-pad", "x-absent"]
+        var compared = 0
+        for _ in 0..<400 {
+            var bytes = Array("GET /a HTTP/1.1\r\n".utf8)
+            for _ in 0..<Int.random(in: 0...8, using: &random) {
+                if Int.random(in: 0..<12, using: &random) == 0 {
+                    bytes += Array("X-Raw: a".utf8) + [0xC3, 0x28, 0xFF] + Array("\r\n".utf8)  // not UTF-8
+                } else {
+                    bytes += Array((lines.randomElement(using: &random)! + "\r\n").utf8)
+                }
+            }
+            bytes += Array("\r\n".utf8)
+            let input = String(decoding: bytes, as: UTF8.self).debugDescription
+            let parsed = Self.requestEvents([bytes], asBytes: true).heads
+            guard let raw = parsed.first?.raw else { continue }  // a head the parser refuses has nothing to compare
+            let headers = raw.headers()
+            XCTAssertEqual(CachePolicy.RequestTraits(raw), CachePolicy.RequestTraits(headers), input)
+            XCTAssertEqual(RequestFieldLines.lines(raw).traits, RequestFieldLines.headers(headers).traits, input)
+            XCTAssertEqual(CachePolicy.RequestDirectives(raw), CachePolicy.RequestDirectives(headers), input)
+            for name in varyNames {
+                XCTAssertEqual(CachePolicy.normalizedValue(of: name, in: raw), CachePolicy.normalizedValue(of: name, in: headers), "\(name): \(input)")
+            }
+            let values = CachePolicy.varyValues(fields: varyNames.map { $0.lowercased() }, request: headers)
+            XCTAssertEqual(CachePolicy.varyValues(fields: varyNames.map { $0.lowercased() }, request: raw), values, input)
+            XCTAssertTrue(CachePolicy.matches(values, request: raw), input)
+            for method in [HTTPMethod.GET, .HEAD, .PUT] {
+                XCTAssertEqual(
+                    CachePolicy.evaluateConditional(method: method, request: raw, stored: stored),
+                    CachePolicy.evaluateConditional(method: method, request: headers, stored: stored), input)
+            }
+            XCTAssertEqual(
+                CachePolicy.range(method: .GET, request: raw, length: 50, stored: stored),
+                CachePolicy.range(method: .GET, request: headers, length: 50, stored: stored), input)
+            for response in responses {
+                XCTAssertEqual(
+                    CachePolicy.isStorable(method: .GET, requestHeaders: raw, status: 200, responseHeaders: response),
+                    CachePolicy.isStorable(method: .GET, requestHeaders: headers, status: 200, responseHeaders: response), input)
+                let entry = CachedResponse(status: 200, headers: response, requestTime: t - 30, responseTime: t - 30)
+                for now in [t, t + 100] {
+                    XCTAssertEqual(CachePolicy.use(entry, request: raw, now: now), CachePolicy.use(entry, request: headers, now: now), input)
+                    XCTAssertEqual(
+                        CachePolicy.mayServeStaleOnError(entry, request: raw, now: now),
+                        CachePolicy.mayServeStaleOnError(entry, request: headers, now: now), input)
+                }
+            }
+            compared += 1
+        }
+        XCTAssertGreaterThan(compared, 350)
+    }
+
     /// A request's field lines written upstream as they came, the hop-by-hop and `X-Forwarded-*`
     /// ones left out by the facts' bits and ours after them, are what `upstreamFields` and the
     /// writer make of its fields: for the fuzz test's seeded requests that the proxy would pass on

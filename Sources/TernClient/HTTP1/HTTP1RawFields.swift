@@ -44,6 +44,19 @@ package struct HTTP1RawFields: Equatable, Sendable {
         return found
     }
 
+    /// Calls `body` with the value, as the parser would have made it, of each field whose name
+    /// equals `name` (lowercase) ignoring ASCII case, in order, while it returns true. Only those
+    /// values become `String`s.
+    package func forEachValue(named name: String, _ body: (String) -> Bool) {
+        var name = name
+        name.withUTF8 { wanted in
+            self.scan { fieldName, value in
+                guard ASCII.equals(fieldName, wanted) else { return true }
+                return body(String(decoding: value, as: UTF8.self))
+            }
+        }
+    }
+
     /// Calls `body` with each field's name and trimmed value, in order, while it returns true.
     private func scan(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) throws -> Bool) rethrows {
         try self.bytes.withUnsafeReadableBytes { raw in

@@ -26,9 +26,10 @@ extension ProxyHandler {
         }
     }
 
-    /// Whether the cache took this request over (answered it, or is looking it up).
+    /// Whether the cache took this request over (answered it, or is looking it up). `head`'s
+    /// fields may still be in `requestLines` only: the cache reads them through `cacheFields`.
     func cacheRequest(_ head: HTTPRequestHead, cache: ProxyCache, context: ChannelHandlerContext) -> Bool {
-        let key = CacheKey(scheme: self.scheme, host: head.headers.first(name: "host") ?? "", target: head.uri)
+        let key = CacheKey(scheme: self.scheme, host: self.requestHost ?? "", target: head.uri)
         switch head.method {
         case .GET, .HEAD:
             break
@@ -44,7 +45,9 @@ extension ProxyHandler {
         }
         self.cacheKey = key
         self.cacheRequestTime = ProxyCache.now()
-        guard case .none = self.bodyMode, !head.headers.contains(name: "authorization") else {
+        let traits = self.cacheFields.traits
+        self.requestTraits = traits
+        guard case .none = self.bodyMode, !traits.hasAuthorization else {
             // A body on a GET, or credentials: forwarded as is; the response is still stored if
             // RFC 9111 §3.5 allows it.
             self.cacheStatus.forward = .request
@@ -81,12 +84,18 @@ extension ProxyHandler {
         return true
     }
 
+    /// The request's `only-if-cached` (RFC 9111 §5.2.1.7): only a request with directives is read.
+    private var onlyIfCached: Bool {
+        self.requestTraits?.hasCacheDirectives != false && CachePolicy.RequestDirectives(self.cacheFields).onlyIfCached
+    }
+
     /// Chooses the stored variant for this request and decides how to use it: answer from the
     /// store, revalidate, or treat it as a miss.
     private func consider(_ variants: [CachedResponse], cache: ProxyCache) {
-        guard let request = self.requestHead else { return }
+        guard let request = self.clientHead else { return }
+        let fields = self.cacheFields
         var chosen: CachedResponse?
-        for variant in variants where CachePolicy.matches(variant.varyValues, request: request.headers) {
+        for variant in variants where CachePolicy.matches(variant.varyValues, request: fields) {
             if chosen == nil || variant.responseTime > chosen!.responseTime { chosen = variant }
         }
         guard let stored = chosen else {
@@ -101,9 +110,7 @@ extension ProxyHandler {
             return
         }
         let now = ProxyCache.now()
-        let traits = CachePolicy.RequestTraits(request.headers)
-        self.requestTraits = traits
-        switch CachePolicy.use(stored, request: request.headers, traits: traits, now: now) {
+        switch CachePolicy.use(stored, request: fields, traits: self.requestTraits, now: now) {
         case .fresh, .staleAllowed:
             cache.hits.increment()
             self.cacheStatus.hit = true
@@ -115,7 +122,7 @@ extension ProxyHandler {
             self.serveStored(stored, cache: cache, now: now)
             self.revalidateInBackground(stored, cache: cache)
         case .revalidate:
-            if CachePolicy.RequestDirectives(request.headers).onlyIfCached {
+            if self.onlyIfCached {
                 self.respondLocally(.gatewayTimeout)
                 return
             }
@@ -128,10 +135,10 @@ extension ProxyHandler {
     /// Nothing usable stored: only-if-cached gets 504; otherwise the first miss takes the fill
     /// lease and goes to the upstream, and concurrent misses wait for it to store the response.
     private func cacheMiss(cache: ProxyCache, forward: CachePolicy.CacheStatus.Forward) {
-        guard let request = self.requestHead, let key = self.cacheKey, let context = self.context else { return }
+        guard let request = self.clientHead, let key = self.cacheKey, let context = self.context else { return }
         cache.misses.increment()
         self.cacheStatus.forward = forward
-        if CachePolicy.RequestDirectives(request.headers).onlyIfCached {
+        if self.onlyIfCached {
             self.respondLocally(.gatewayTimeout)
             return
         }
@@ -177,9 +184,10 @@ extension ProxyHandler {
         context.eventLoop.assumeIsolated().scheduleTask(in: delay) {
             guard self.exchangeID == id, !self.closed else { return }
             cache.store.variants(of: key, on: context.eventLoop).assumeIsolated().whenComplete { result in
-                guard self.exchangeID == id, !self.closed, let request = self.requestHead else { return }
+                guard self.exchangeID == id, !self.closed else { return }
                 let variants = (try? result.get()) ?? []
-                if let stored = variants.first(where: { CachePolicy.matches($0.varyValues, request: request.headers) }) {
+                let fields = self.cacheFields
+                if let stored = variants.first(where: { CachePolicy.matches($0.varyValues, request: fields) }) {
                     if stored.isPassMarker {
                         self.forwardToUpstream()
                     } else {
@@ -202,7 +210,7 @@ extension ProxyHandler {
     /// Sends a stored response: 304/412 for conditional requests, 206/416 for ranges, the head
     /// alone for HEAD, else the whole body from the memory tier or chunk by chunk from the store.
     func serveStored(_ stored: CachedResponse, cache: ProxyCache, now: Int64) {
-        guard let context = self.context, let request = self.requestHead else { return }
+        guard let context = self.context, let request = self.clientHead else { return }
         let age = stored.freshness.age(now: now)
         if self.cacheStatus.hit { self.cacheStatus.ttl = stored.freshness.lifetime - age }
 
@@ -210,10 +218,10 @@ extension ProxyHandler {
         var headers = stored.headers
         var range: (start: Int, end: Int)?
         var sendBody = !request.method.isHEAD && status.mayHaveBody
-        let traits = self.requestTraits ?? CachePolicy.RequestTraits(request.headers)
+        let traits = self.requestTraits ?? self.cacheFields.traits
         let conditional: CachePolicy.Conditional =
             traits.hasConditional
-            ? CachePolicy.evaluateConditional(method: request.method, request: request.headers, stored: stored.headers) : .proceed
+            ? CachePolicy.evaluateConditional(method: request.method, request: self.cacheFields, stored: stored.headers) : .proceed
         switch conditional {
         case .notModified:
             status = .notModified
@@ -224,7 +232,7 @@ extension ProxyHandler {
             return
         case .proceed:
             if traits.hasRange, stored.status == 200, request.method.isGET {
-                switch CachePolicy.range(method: request.method, request: request.headers, length: stored.bodyLength, stored: stored.headers) {
+                switch CachePolicy.range(method: request.method, request: self.cacheFields, length: stored.bodyLength, stored: stored.headers) {
                 case .full:
                     break
                 case .partial(let start, let end):
@@ -306,7 +314,7 @@ extension ProxyHandler {
         let id = self.exchangeID
         cache.store.chunk(serving.next, of: key, variant: serving.stored, on: context.eventLoop)
             .assumeIsolated().whenComplete { result in
-                guard self.exchangeID == id, !self.closed, var serving = self.serving, let request = self.requestHead else { return }
+                guard self.exchangeID == id, !self.closed, var serving = self.serving, let request = self.clientHead else { return }
                 guard case .success(let chunk?) = result else {
                     if case .failure(let error) = result { cache.lookupFailed(error, key: key) }
                     self.serving = nil
@@ -404,7 +412,7 @@ extension ProxyHandler {
     /// when the head must not go to the client because the cache answers instead (a 304 that
     /// revalidated the stored response, or stale-if-error).
     func cacheResponseHead(_ head: inout HTTPResponseHead) -> Bool {
-        guard let cache = self.loop.cache, let key = self.cacheKey, let request = self.requestHead, let context = self.context
+        guard let cache = self.loop.cache, let key = self.cacheKey, let request = self.clientHead, let context = self.context
         else { return true }
         let now = ProxyCache.now()
         switch self.cacheMode {
@@ -427,15 +435,15 @@ extension ProxyHandler {
                 self.cacheAnswer = updated
                 return false
             }
-            if head.status.code >= 500, CachePolicy.mayServeStaleOnError(stored, request: request.headers, now: now) {
+            if head.status.code >= 500, CachePolicy.mayServeStaleOnError(stored, request: self.cacheFields, now: now) {
                 self.cacheStatus.forwardStatus = head.status.code
                 self.cacheStatus.detail = "stale-if-error"
                 self.cacheAnswer = stored
                 return false
             }
-            self.startStoring(&head, cache: cache, key: key, request: request, now: now)
+            self.startStoring(&head, cache: cache, key: key, method: request.method, now: now)
         case .fill:
-            self.startStoring(&head, cache: cache, key: key, request: request, now: now)
+            self.startStoring(&head, cache: cache, key: key, method: request.method, now: now)
         }
         self.cacheStatus.forwardStatus = head.status.code
         if !head.headers.contains(name: "age") { head.headers.add(name: "Age", value: "0") }
@@ -443,10 +451,11 @@ extension ProxyHandler {
         return true
     }
 
-    private func startStoring(_ head: inout HTTPResponseHead, cache: ProxyCache, key: CacheKey, request: HTTPRequestHead, now: Int64) {
+    private func startStoring(_ head: inout HTTPResponseHead, cache: ProxyCache, key: CacheKey, method: HTTPMethod, now: Int64) {
         guard let context = self.context else { return }
-        guard request.method.isGET,
-            CachePolicy.isStorable(method: .GET, requestHeaders: request.headers, status: head.status.code, responseHeaders: head.headers),
+        let request = self.cacheFields
+        guard method.isGET,
+            CachePolicy.isStorable(method: .GET, requestHeaders: request, status: head.status.code, responseHeaders: head.headers),
             let fields = CachePolicy.varyFields(head.headers),
             Self.declaredLength(head.headers).map({ $0 <= cache.settings.maxObjectSize }) ?? true
         else {
@@ -460,7 +469,7 @@ extension ProxyHandler {
             }
             return
         }
-        let values = CachePolicy.varyValues(fields: fields, request: request.headers)
+        let values = CachePolicy.varyValues(fields: fields, request: request)
         let response = CachedResponse(
             variantID: CachePolicy.secondaryKey(values), status: head.status.code, headers: head.headers, varyValues: values,
             requestTime: self.cacheRequestTime, responseTime: now)
@@ -499,8 +508,8 @@ extension ProxyHandler {
 
     /// The upstream failed before answering: a stale entry may still be served (stale-if-error).
     func cacheAnswerOnFailure() -> Bool {
-        guard case .revalidate(let stored) = self.cacheMode, let request = self.requestHead, let cache = self.loop.cache,
-            CachePolicy.mayServeStaleOnError(stored, request: request.headers, now: ProxyCache.now())
+        guard case .revalidate(let stored) = self.cacheMode, let cache = self.loop.cache,
+            CachePolicy.mayServeStaleOnError(stored, request: self.cacheFields, now: ProxyCache.now())
         else { return false }
         self.cacheStatus.detail = "stale-if-error"
         self.serveStored(stored, cache: cache, now: ProxyCache.now())
@@ -534,8 +543,8 @@ extension ProxyHandler {
     /// RFC 9111 §4.4: the target, and same-origin Location / Content-Location.
     private func invalidate(_ key: CacheKey, responseHeaders: HTTPHeaders, cache: ProxyCache, on loop: any EventLoop) {
         _ = cache.store.purge(key, on: loop)
-        guard let request = self.requestHead else { return }
-        let host = request.headers.first(name: "host") ?? ""
+        guard let request = self.clientHead else { return }
+        let host = self.requestHost ?? ""
         for target in CachePolicy.invalidationTargets(responseHeaders: responseHeaders, scheme: self.scheme, host: host, requestPath: request.uri) {
             _ = cache.store.purge(CacheKey(scheme: self.scheme, host: host, target: target), on: loop)
         }
@@ -544,6 +553,7 @@ extension ProxyHandler {
     // MARK: stale-while-revalidate
 
     private func revalidateInBackground(_ stored: CachedResponse, cache: ProxyCache) {
+        // It outlives the exchange: it takes the head with its fields read into values.
         guard let key = self.cacheKey, let route = self.route, let group = route.upstream, let request = self.requestHead,
             let runtime = self.runtime
         else { return }

@@ -60,6 +60,13 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             self.requestFieldsPending = false
         }
     }
+    /// The client's fields as the cache reads them: from its lines while they are still bytes (a
+    /// plain request's hit makes `String`s only of the fields its stored response varies on),
+    /// else from its head.
+    var cacheFields: RequestFieldLines {
+        if self.requestFieldsPending, let lines = self.requestLines { return .lines(lines) }
+        return .headers(self.clientHead?.headers ?? HTTPHeaders())
+    }
     /// The client's head as it was handed on: with empty `HTTPHeaders` while `requestFieldsPending`.
     private(set) var clientHead: HTTPRequestHead?
     /// The client's fields are in `requestLines` only, not yet in `clientHead`'s `HTTPHeaders`.
@@ -253,9 +260,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             if length > route.maxBodySize { return self.respondLocally(.payloadTooLarge, close: true) }
             self.bodyMode = length == 0 ? .none : .stream(length: length)
         }
-        // The cache reads the fields (key, `Vary`, conditions), some of them after the exchange.
-        if let cache = self.loop.cache, !route.config.cacheDisabled, let head = self.requestHead,
-            self.cacheRequest(head, cache: cache, context: context)
+        // The cache reads the fields it needs (`Vary`'s, directives, conditions) from the lines.
+        if let cache = self.loop.cache, !route.config.cacheDisabled, self.cacheRequest(head, cache: cache, context: context)
         {
             return
         }
@@ -272,7 +278,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         // two heads share until one of them changes (most routes change none: no allocation).
         var upstream = head
         let forwarding = runtime.configuration.forwarding
-        if let lines = self.requestLines, let facts = self.requestFieldFacts, self.cacheMode.leavesConditionsAlone,
+        if let lines = self.requestLines, let facts = self.requestFieldFacts,
+            self.cacheMode.leavesConditionsAlone || self.requestTraits?.leavesUpstreamAlone == true,
             Self.passesLinesOn(facts, method: head.method, route: route.config, forwarding: forwarding)
         {
             // The client's lines go on as they came but for those `upstreamFields` leaves out (the
@@ -581,8 +588,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             )
         }
         // The client's lines hold its receive buffer: let the next read reuse it. Fields nobody
-        // read by now are not read (the exchange is over; its cache work read them at its start,
-        // the access log from the lines).
+        // read by now are not read (the exchange is over; the cache read what it needed during it,
+        // the access log from the lines; a background revalidation took the head with its values).
         self.requestLines = nil
         self.upstreamLines = nil
         self.requestFieldsPending = false

@@ -28,7 +28,7 @@ extension CachePolicy.RequestDirectives {
     /// the most restrictive value (the smallest `max-age` and `max-stale`, the largest `min-fresh`);
     /// an invalid `max-age` counts as 0, an invalid `max-stale`, `min-fresh` or `stale-if-error`
     /// is ignored. Without any `Cache-Control`, `Pragma: no-cache` means `no-cache` (§5.4).
-    init(_ headers: HTTPHeaders) {
+    init(_ headers: some FieldLines) {
         self.init()
         let hasCacheControl = CachePolicy.forEachListMember(in: headers, named: "cache-control") { member in
             let (name, value) = CachePolicy.splitDirective(member)

@@ -27,7 +27,7 @@ extension CachePolicy {
     /// overrides its `no-store`), not `private`, not `Vary: *` (such a response can never be
     /// reused, §4.1); with `Authorization` only when `public`, `must-revalidate` or `s-maxage`
     /// allow it; and only with explicit freshness, `public`, or a heuristically cacheable status.
-    static func isStorable(method: HTTPMethod, requestHeaders: HTTPHeaders, status: UInt, responseHeaders: HTTPHeaders) -> Bool {
+    static func isStorable(method: HTTPMethod, requestHeaders: some FieldLines, status: UInt, responseHeaders: HTTPHeaders) -> Bool {
         guard method.isGET, status >= 200, status <= 599, status != 206, status != 304 else { return false }
         guard !responseHeaders.contains(name: "content-range") else { return false }
         let response = ResponseDirectives(responseHeaders)
@@ -38,7 +38,7 @@ extension CachePolicy {
         }
         guard !response.isPrivate, !RequestDirectives(requestHeaders).noStore else { return false }
         guard Self.varyFields(responseHeaders) != nil else { return false }
-        if requestHeaders.contains(name: "authorization") {
+        if Self.has(requestHeaders, "authorization") {
             guard response.isPublic || response.mustRevalidate || response.sMaxAge != nil else { return false }
         }
         return response.maxAge != nil || response.sMaxAge != nil || responseHeaders.contains(name: "expires")
@@ -114,7 +114,7 @@ extension CachePolicy {
     ///   `max-stale` cannot override them); within `stale-while-revalidate` → staleWhileRevalidate;
     ///   within the client's `max-stale` → staleAllowed; otherwise revalidate.
     /// `traits`, when the caller has them, spares parsing a request that has no directives.
-    static func use(_ stored: CachedResponse, request: HTTPHeaders, traits: RequestTraits? = nil, now: Int64) -> Use {
+    static func use(_ stored: CachedResponse, request: some FieldLines, traits: RequestTraits? = nil, now: Int64) -> Use {
         let response = stored.freshness.directives
         let client = traits?.hasCacheDirectives == false ? RequestDirectives() : RequestDirectives(request)
         if response.noCache || client.noCache { return .revalidate }
@@ -135,7 +135,7 @@ extension CachePolicy {
     /// 500, 502, 503 or 504)? When its staleness is within the response's or the request's
     /// `stale-if-error`; never when `must-revalidate`, `proxy-revalidate`, `s-maxage` or
     /// `no-cache` forbid serving it stale (RFC 9111 §4.2.4). A still-fresh response qualifies.
-    static func mayServeStaleOnError(_ stored: CachedResponse, request: HTTPHeaders, now: Int64) -> Bool {
+    static func mayServeStaleOnError(_ stored: CachedResponse, request: some FieldLines, now: Int64) -> Bool {
         let response = stored.freshness.directives
         guard !response.forbidsStale else { return false }
         let lifetime = stored.freshness.lifetime

@@ -17,7 +17,7 @@ extension CachePolicy {
     /// ranges, other units, syntax errors (including `b < a`), several `Range` lines, and an
     /// `If-Range` that does not match (strong `ETag` comparison, or exactly the stored
     /// `Last-Modified`).
-    static func range(method: HTTPMethod, request: HTTPHeaders, length: Int, stored: HTTPHeaders) -> RangeAnswer {
+    static func range(method: HTTPMethod, request: some FieldLines, length: Int, stored: HTTPHeaders) -> RangeAnswer {
         guard method.isGET, Self.count(request, "range") == 1, let value = Self.firstValue(request, "range") else {
             return .full
         }

@@ -48,9 +48,9 @@ extension CachePolicy {
     /// comparison, `*` matches) → 304 for GET/HEAD, 412 otherwise; without `If-None-Match`, for
     /// GET/HEAD, `If-Modified-Since` → 304 when the stored `Last-Modified` (or, lacking it, `Date`,
     /// RFC 9111 §4.3.2) is not later. Invalid dates are ignored.
-    static func evaluateConditional(method: HTTPMethod, request: HTTPHeaders, stored: HTTPHeaders) -> Conditional {
+    static func evaluateConditional(method: HTTPMethod, request: some FieldLines, stored: HTTPHeaders) -> Conditional {
         let etag = Self.firstValue(stored, "etag").flatMap(EntityTag.init)
-        if request.contains(name: "if-match") {
+        if Self.has(request, "if-match") {
             var matched = false
             Self.forEachListMember(in: request, named: "if-match") { member in
                 if member == "*" { matched = true } else if let tag = EntityTag(member), let etag, tag.strongMatches(etag) { matched = true }
@@ -63,7 +63,7 @@ extension CachePolicy {
             return .preconditionFailed
         }
         let isRead = method.isGET || method.isHEAD
-        if request.contains(name: "if-none-match") {
+        if Self.has(request, "if-none-match") {
             var matched = false
             Self.forEachListMember(in: request, named: "if-none-match") { member in
                 if member == "*" { matched = true } else if let tag = EntityTag(member), let etag, tag.weakMatches(etag) { matched = true }

@@ -19,16 +19,17 @@ extension CachePolicy {
 
     /// The request's normalized value of each field (see `normalizedValue`), nil when the
     /// request does not send it.
-    static func varyValues(fields: [String], request: HTTPHeaders) -> [VaryValue] {
+    static func varyValues(fields: [String], request: some FieldLines) -> [VaryValue] {
         fields.map { VaryValue(name: $0, value: Self.normalizedValue(of: $0, in: request)) }
     }
 
     /// All field lines named `name` combined with ", ", each trimmed, runs of spaces and tabs
     /// collapsed to one space and the whitespace around commas normalized to ", " (RFC 9111 §4.1
     /// allows both). Nil when the request has no such field.
-    static func normalizedValue(of name: String, in headers: HTTPHeaders) -> String? {
+    static func normalizedValue(of name: String, in fields: some FieldLines) -> String? {
         var result: String? = nil
-        for (fieldName, value) in headers where Self.equalsIgnoringCase(fieldName, name) {
+        let name = name.utf8.contains(where: { $0 &- 0x41 < 26 }) ? name.lowercased() : name
+        fields.forEachValue(named: name) { value in
             if result == nil {
                 result = ""
                 result!.reserveCapacity(value.utf8.count)
@@ -36,6 +37,7 @@ extension CachePolicy {
                 result!.append(",")  // the next value's first character adds the space
             }
             Self.appendNormalized(value, to: &result!)
+            return true
         }
         return result
     }
@@ -94,7 +96,7 @@ extension CachePolicy {
 
     /// §4.1: does the variant stored with `stored` match the request? Each named field must be
     /// absent from both or present in both with the same normalized value.
-    static func matches(_ stored: [VaryValue], request: HTTPHeaders) -> Bool {
+    static func matches(_ stored: [VaryValue], request: some FieldLines) -> Bool {
         for entry in stored where Self.normalizedValue(of: entry.name, in: request) != entry.value {
             return false
         }

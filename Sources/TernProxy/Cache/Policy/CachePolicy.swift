@@ -87,33 +87,6 @@ extension CachePolicy {
         if !member.isEmpty { body(member) }
     }
 
-    /// Calls `body` with each list member of every field line named `name` (lowercase).
-    /// Returns whether at least one such field line exists.
-    @discardableResult
-    static func forEachListMember(in headers: HTTPHeaders, named name: String, _ body: (Substring) -> Void) -> Bool {
-        var found = false
-        for (fieldName, value) in headers where Self.equalsLowercased(fieldName, name) {
-            found = true
-            Self.forEachListMember(Substring(value), body)
-        }
-        return found
-    }
-
-    /// The first field line named `name` (lowercase), trimmed.
-    static func firstValue(_ headers: HTTPHeaders, _ name: String) -> Substring? {
-        for (fieldName, value) in headers where Self.equalsLowercased(fieldName, name) {
-            return Self.trimmed(Substring(value))
-        }
-        return nil
-    }
-
-    /// How many field lines are named `name` (lowercase).
-    static func count(_ headers: HTTPHeaders, _ name: String) -> Int {
-        var n = 0
-        for (fieldName, _) in headers where Self.equalsLowercased(fieldName, name) { n += 1 }
-        return n
-    }
-
     /// A non-negative decimal integer (delta-seconds, RFC 9111 §1.2.2), optionally quoted;
     /// values over 2^31 become 2^31. Nil when empty or not all digits.
     static func parseDeltaSeconds(_ text: Substring) -> Int64? {
