@@ -119,6 +119,39 @@ final class ProxyCacheTests: ProxyTestCase {
         XCTAssertEqual(origin.requests(for: path), 1)
     }
 
+    /// A memory-tier hit writes the stored fields as they were kept written out, then its own: its
+    /// head is the miss's, field for field and in order (but the values of `Age` and
+    /// `Cache-Status`), an empty value and a long one included; a HEAD's is the same without the body.
+    func testAHitsHeadIsTheStoredFieldsThenItsOwn() async throws {
+        let origin = try await self.origin("o")
+        let port = try await self.cachingProxy(origin)
+        let long = String(repeating: "v", count: 300)
+        let path = self.shaped("lines", ["Cache-Control: max-age=60", "ETag: \"e1\"", "X-Empty:", "X-Long: \(long)"])
+        func exchange(_ method: String) throws -> (status: String, fields: [String], body: String) {
+            let reply = try rawExchange(port: port, send: "\(method) \(path) HTTP/1.1\r\nHost: h\r\nConnection: close\r\n\r\n")
+            let parts = reply.components(separatedBy: "\r\n\r\n")
+            var lines = parts[0].components(separatedBy: "\r\n")
+            let status = lines.removeFirst()
+            let fields = lines.map { line in
+                for name in ["age: ", "cache-status: "] where line.lowercased().hasPrefix(name) { return String(line.prefix(name.count)) }
+                return line
+            }
+            return (status, fields, parts.dropFirst().joined(separator: "\r\n\r\n"))
+        }
+        let miss = try exchange("GET")
+        let hit = try exchange("GET")
+        let head = try exchange("HEAD")
+        XCTAssertEqual(origin.requests(for: path), 1)
+        XCTAssertEqual(miss.status, "HTTP/1.1 200 OK")
+        XCTAssertEqual(hit.status, "HTTP/1.1 200 OK")
+        XCTAssertEqual(hit.body, "o 1\n")
+        XCTAssertTrue(hit.fields.contains("X-Empty: "), "\(hit.fields)")
+        XCTAssertTrue(hit.fields.contains("X-Long: \(long)"), "\(hit.fields)")
+        XCTAssertEqual(hit.fields, miss.fields)
+        XCTAssertEqual(head.fields, hit.fields)
+        XCTAssertEqual(head.body, "")
+    }
+
     /// A miss fills the cache with the whole response: the client's conditions and range stay off
     /// the upstream request (which otherwise passes the client's lines on as they came), so the
     /// origin answers 200 in full, that is stored, and the next request is a hit.

@@ -110,6 +110,15 @@ package struct HTTP1Writer {
         self.lines(raw, framing: framing, omitting: omit, finishing: true, adding: first, second)
     }
 
+    /// `responseHead` for a head whose fields are kept written out (a stored response's,
+    /// `HTTP1RawFields` in the form the writer writes): those lines, then the head's own fields.
+    package mutating func responseHead(_ head: HTTPResponseHead, after raw: HTTP1RawFields, framing: Framing, suppressBody: Bool) {
+        self.begin(framing: framing, suppressBody: suppressBody)
+        self.statusLine(head, version: nil)
+        self.lines(raw, framing: framing, omitting: 0, finishing: false)
+        self.fields(head.headers, framing: framing)
+    }
+
     /// The field lines of `raw` (but those whose bit is set in `omit`, and the framing fields
     /// `framing` drops), each written `name: value` as the `String`s would have been, into one
     /// stretch reserved at once; `finishing`: then `first`, `second`, the framing's own field and

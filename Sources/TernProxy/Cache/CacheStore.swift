@@ -1,5 +1,6 @@
 import NIOCore
 import NIOHTTP1
+import TernClient
 
 /// The primary cache key of RFC 9111 §2: the target URI, independent of the method (a HEAD is
 /// answered from a stored GET). `hash` names the entry inside stores; in Redis every key of one
@@ -54,7 +55,17 @@ struct CachedResponse: Sendable {
     var variantID: String
     var status: UInt { didSet { self.updateFreshness() } }
     /// The response header fields as stored: hop-by-hop fields already removed.
-    var headers: HTTPHeaders { didSet { self.updateFreshness() } }
+    var headers: HTTPHeaders {
+        didSet {
+            self.updateFreshness()
+            self.headLines = nil
+        }
+    }
+    /// `headers` written out once (`name: value` CRLF each) by the memory tier when it stores the
+    /// response (`keepHeadLines`): a hit copies them into its head at once rather than copying
+    /// the fields out of `HTTPHeaders` one by one (a retain and a release each) into a new array.
+    /// Nil elsewhere, and once `headers` change.
+    private(set) var headLines: HTTP1RawFields?
     /// The request fields the response's `Vary` names: lowercased name, then the request's
     /// normalized value or nil when the request did not send it. In `Vary` order.
     var varyValues: [VaryValue]
@@ -99,6 +110,21 @@ struct CachedResponse: Sendable {
         self.generation = generation
         self.freshness = CachePolicy.Freshness(status: status, headers: headers, requestTime: requestTime, responseTime: responseTime)
         self.has = StoredFields(headers)
+    }
+
+    /// Writes `headers` out as `headLines`.
+    mutating func keepHeadLines() {
+        var bytes = ByteBuffer()
+        var size = 0
+        for (name, value) in self.headers { size += name.utf8.count + value.utf8.count + 4 }
+        bytes.reserveCapacity(size)
+        for (name, value) in self.headers {
+            bytes.writeString(name)
+            bytes.writeStaticString(": ")
+            bytes.writeString(value)
+            bytes.writeStaticString("\r\n")
+        }
+        self.headLines = HTTP1RawFields(bytes)
     }
 
     private mutating func updateFreshness() {

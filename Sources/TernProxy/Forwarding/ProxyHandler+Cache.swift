@@ -250,6 +250,18 @@ extension ProxyHandler {
         }
         // The stored fields rarely hold these: then they are only appended (no search).
         let has = stored.has
+        let forwarding = self.runtime?.configuration.forwarding
+        let rules = self.route?.config.responseHeaders ?? []
+        // The common hit: the stored fields go out as they were kept written out, and `headers`
+        // holds only what the hit adds after them (no copy of the stored fields).
+        var lines: HTTP1RawFields?
+        if let kept = stored.headLines, self.codec != nil, status.code == stored.status, range == nil, !has.age, !has.cacheStatus,
+            !(has.via && forwarding?.via == true), rules.isEmpty
+        {
+            lines = kept
+            headers = HTTPHeaders()
+            headers.reserveCapacity(5)
+        }
         let ageValue = String(age)
         if has.age { headers.replaceOrAdd(name: "Age", value: ageValue) } else { headers.add(name: "Age", value: ageValue) }
         let cacheStatus = self.cacheStatus.render(cacheName: ProxyCache.name)
@@ -259,11 +271,10 @@ extension ProxyHandler {
         {
             headers.add(name: "Content-Length", value: String(stored.bodyLength))
         }
-        let forwarding = self.runtime?.configuration.forwarding
         if forwarding?.via == true {
             if has.via { HeaderRewriting.appendVia(&headers, version: .http1_1) } else { headers.add(name: "Via", value: "1.1 tern") }
         }
-        if let rules = self.route?.config.responseHeaders, !rules.isEmpty { HeaderRewriting.apply(rules, to: &headers) }
+        if !rules.isEmpty { HeaderRewriting.apply(rules, to: &headers) }
         if !self.keepAlive || self.quiescing {
             headers.replaceOrAdd(name: "Connection", value: "close")
             self.keepAlive = false
@@ -278,7 +289,7 @@ extension ProxyHandler {
                 else if stored.chunkCount == 1, let first = stored.firstChunk, first.readableBytes == stored.bodyLength { [first] }
                 else { nil }
             if let chunks = whole {
-                self.writeStoredHead(status, headers, version: request.version, context: context)
+                self.writeStoredHead(status, headers, after: lines, hasContentLength: has.contentLength, version: request.version, context: context)
                 Self.forEachSlice(of: chunks, in: range) { slice in
                     self.bytesSent += slice.readableBytes
                     self.write(.body(.byteBuffer(slice)), context: context)
@@ -289,11 +300,16 @@ extension ProxyHandler {
             // Chunk by chunk from the store; the first one before the head, so an entry evicted
             // in the meantime is still a miss rather than a truncated answer.
             self.state = .caching
+            if lines != nil {
+                var all = stored.headers  // the stored fields, then the hit's
+                for (name, value) in headers { all.add(name: name, value: value) }
+                headers = all
+            }
             self.serving = ServingState(stored: stored, next: 0, range: range, offset: 0, status: status, headers: headers)
             self.fetchStoredChunk(cache: cache)
             return
         }
-        self.writeStoredHead(status, headers, version: request.version, context: context)
+        self.writeStoredHead(status, headers, after: lines, hasContentLength: has.contentLength, version: request.version, context: context)
         self.endStoredResponse(context: context)
     }
 
@@ -382,10 +398,20 @@ extension ProxyHandler {
         }
     }
 
-    private func writeStoredHead(_ status: HTTPResponseStatus, _ headers: HTTPHeaders, version: HTTPVersion, context: ChannelHandlerContext) {
+    /// `after`: the stored fields as kept written out, which go before `headers` (then only what
+    /// the hit adds; `hasContentLength` says whether the stored ones have that field).
+    private func writeStoredHead(
+        _ status: HTTPResponseStatus, _ headers: HTTPHeaders, after lines: HTTP1RawFields? = nil, hasContentLength: Bool = false,
+        version: HTTPVersion, context: ChannelHandlerContext
+    ) {
         self.responseStatus = status.code
         self.responseHeadSent = true
-        self.write(.head(HTTPResponseHead(version: version, status: status, headers: headers)), context: context)
+        let head = HTTPResponseHead(version: version, status: status, headers: headers)
+        if let lines, let codec = self.codec {
+            codec.writeStoredResponseHead(head, after: lines, hasContentLength: hasContentLength || headers.contains(name: "content-length"))
+        } else {
+            self.write(.head(head), context: context)
+        }
     }
 
     private func endStoredResponse(context: ChannelHandlerContext) {

@@ -157,10 +157,18 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
         self.writeHead(head, fields: raw, version: version, passingOn: facts, adding: first, second, context: context, promise: nil)
     }
 
+    /// A stored response's head (a cache hit): the stored fields as the lines they were kept in
+    /// (`CachedResponse.headLines`), then the head's own (what the hit adds). A direct call, as
+    /// `writeResponse`. `hasContentLength`: whether either has that field.
+    func writeStoredResponseHead(_ head: HTTPResponseHead, after lines: HTTP1RawFields, hasContentLength: Bool) {
+        guard let context = self.context else { return }
+        self.writeHead(head, after: lines, hasContentLength: hasContentLength, context: context, promise: nil)
+    }
+
     private func writeHead(
         _ head: HTTPResponseHead, fields raw: HTTP1RawFields? = nil, version: HTTPVersion? = nil, passingOn facts: HTTP1HeadFacts? = nil,
-        adding first: (String, String)? = nil, _ second: (String, String)? = nil, context: ChannelHandlerContext,
-        promise: EventLoopPromise<Void>?
+        adding first: (String, String)? = nil, _ second: (String, String)? = nil, after stored: HTTP1RawFields? = nil,
+        hasContentLength: Bool? = nil, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?
     ) {
         let code = head.status.code
         var bodiless = false
@@ -171,8 +179,10 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
             bodiless = connect || self.pending.firstIsHEAD
             self.pending.removeFirst()
         }
-        let framing = HTTP1Writer.responseFraming(head, answeringCONNECT: connect, hasContentLength: facts?.hasContentLength)
-        if let raw {
+        let framing = HTTP1Writer.responseFraming(head, answeringCONNECT: connect, hasContentLength: hasContentLength ?? facts?.hasContentLength)
+        if let stored {
+            self.writer.responseHead(head, after: stored, framing: framing, suppressBody: bodiless)
+        } else if let raw {
             self.writer.responseHead(
                 head, fields: raw, framing: framing, suppressBody: bodiless, version: version, omitting: facts?.hopByHop ?? 0,
                 adding: first, second)

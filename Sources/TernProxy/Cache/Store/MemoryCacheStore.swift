@@ -73,6 +73,7 @@ final class MemoryCacheStore: CacheStore {
     ) -> Bool {
         var response = response
         response.firstChunk = nil  // the chunks are stored whole beside it
+        response.keepHeadLines()
         let cost = Self.cost(of: response, chunks: chunks)
         return self.state.withLockedValue { state in
             response.generation = generation ?? state.newGeneration()
@@ -98,7 +99,9 @@ final class MemoryCacheStore: CacheStore {
         unlessRemovedSince removalCount: UInt64
     ) -> Bool {
         let stored = variants.map {
-            MemoryCacheState.Variant(response: $0.response, chunks: $0.chunks, expires: expires, cost: Self.cost(of: $0.response, chunks: $0.chunks))
+            var response = $0.response
+            response.keepHeadLines()
+            return MemoryCacheState.Variant(response: response, chunks: $0.chunks, expires: expires, cost: Self.cost(of: response, chunks: $0.chunks))
         }
         let cost = stored.reduce(0) { $0 + $1.cost }
         guard cost <= self.capacity else { return false }
@@ -130,6 +133,7 @@ final class MemoryCacheStore: CacheStore {
     static func cost(of response: CachedResponse, chunks: [ByteBuffer]) -> Int {
         var cost = Self.variantOverhead + response.variantID.utf8.count
         for (name, value) in response.headers { cost += name.utf8.count + value.utf8.count + 4 }
+        cost += response.headLines?.bytes.readableBytes ?? 0  // the same fields written out
         for chunk in chunks { cost += chunk.readableBytes }
         return cost
     }
@@ -168,6 +172,7 @@ final class MemoryCacheStore: CacheStore {
             updated.bodyLength = variant.response.bodyLength
             updated.chunkCount = variant.response.chunkCount
             updated.generation = variant.response.generation
+            updated.keepHeadLines()
             variant.response = updated
             variant.expires = expires
             let cost = Self.cost(of: updated, chunks: variant.chunks)
