@@ -1,3 +1,4 @@
+import NIOCore
 import NIOHTTP1
 import XCTest
 
@@ -37,6 +38,32 @@ final class CachePolicyPrecomputedTests: XCTestCase {
         stored.status = 302
         stored.headers = [:]
         XCTAssertEqual(stored.freshness.lifetime, 0, "no heuristic freshness for a 302")
+    }
+
+    /// A stored response is a value though its fields live in one shared reference: a change to a
+    /// copy (as a store makes to what it returns) leaves the original, its figures and its kept
+    /// lines as they were, and a change of the fields drops the copy's lines.
+    func testACopyChangesAloneAndItsLinesFollowItsFields() {
+        var original = CachedResponse(
+            status: 200, headers: HTTPHeaders([("Cache-Control", "max-age=60"), ("ETag", "\"a\"")]), requestTime: Self.t, responseTime: Self.t)
+        original.keepHeadLines()
+        XCTAssertEqual(original.headLines.map { String(buffer: $0.bytes) }, "Cache-Control: max-age=60\r\nETag: \"a\"\r\n")
+        var copy = original
+        copy.generation = "g2"
+        copy.bodyLength = 7
+        copy.headers = HTTPHeaders([("Cache-Control", "max-age=5"), ("Age", "1")])
+        XCTAssertEqual(original.generation, "")
+        XCTAssertEqual(original.bodyLength, 0)
+        XCTAssertEqual(original.freshness.lifetime, 60)
+        XCTAssertFalse(original.has.age)
+        XCTAssertNotNil(original.headLines)
+        XCTAssertEqual(copy.freshness.lifetime, 5)
+        XCTAssertTrue(copy.has.age)
+        XCTAssertNil(copy.headLines, "lines of fields it no longer has")
+        var third = copy
+        third.status = 404
+        XCTAssertEqual(copy.status, 200)
+        XCTAssertEqual(third.status, 404)
     }
 
     func testRequestTraits() {

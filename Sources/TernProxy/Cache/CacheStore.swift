@@ -50,66 +50,175 @@ struct CacheKey: Hashable, Sendable {
 
 /// One stored response: one variant of a `CacheKey` (RFC 9111 §4.1). Metadata only; the body
 /// lives in chunks the store reads back one at a time, by `generation`.
+///
+/// A value, kept in one reference (copy on write): a hit copies it out of the store, picks it
+/// among the key's variants and hands it on, and each copy of the fields themselves would retain
+/// and release every string, array and buffer in it.
 struct CachedResponse: Sendable {
     /// The secondary key: a hash of `varyValues`, "" when the response has no `Vary`.
-    var variantID: String
-    var status: UInt { didSet { self.updateFreshness() } }
+    var variantID: String {
+        get { self.storage.variantID }
+        set { self.unique().variantID = newValue }
+    }
+    var status: UInt {
+        get { self.storage.status }
+        set {
+            self.unique().status = newValue
+            self.storage.updateFreshness()
+        }
+    }
     /// The response header fields as stored: hop-by-hop fields already removed.
     var headers: HTTPHeaders {
-        didSet {
-            self.updateFreshness()
-            self.headLines = nil
+        get { self.storage.headers }
+        set {
+            let storage = self.unique()
+            storage.headers = newValue
+            storage.updateFreshness()
+            storage.headLines = nil
         }
     }
     /// `headers` written out once (`name: value` CRLF each) by the memory tier when it stores the
     /// response (`keepHeadLines`): a hit copies them into its head at once rather than copying
     /// the fields out of `HTTPHeaders` one by one (a retain and a release each) into a new array.
     /// Nil elsewhere, and once `headers` change.
-    private(set) var headLines: HTTP1RawFields?
+    var headLines: HTTP1RawFields? { self.storage.headLines }
     /// The request fields the response's `Vary` names: lowercased name, then the request's
     /// normalized value or nil when the request did not send it. In `Vary` order.
-    var varyValues: [VaryValue]
+    var varyValues: [VaryValue] {
+        get { self.storage.varyValues }
+        set { self.unique().varyValues = newValue }
+    }
     /// RFC 9111 §4.2.3 `request_time` and `response_time`, seconds since the Unix epoch.
-    var requestTime: Int64 { didSet { self.updateFreshness() } }
-    var responseTime: Int64 { didSet { self.updateFreshness() } }
+    var requestTime: Int64 {
+        get { self.storage.requestTime }
+        set {
+            self.unique().requestTime = newValue
+            self.storage.updateFreshness()
+        }
+    }
+    var responseTime: Int64 {
+        get { self.storage.responseTime }
+        set {
+            self.unique().responseTime = newValue
+            self.storage.updateFreshness()
+        }
+    }
     /// Directives, lifetime and initial age, worked out from the fields above once (and again
     /// when they change), so that a hit does not parse `Cache-Control` and dates again.
-    private(set) var freshness: CachePolicy.Freshness
+    var freshness: CachePolicy.Freshness { self.storage.freshness }
     /// Which of the fields a hit adds or replaces the stored ones already have: a hit on a
     /// response without them only appends.
-    private(set) var has: StoredFields
+    var has: StoredFields { self.storage.has }
     /// The whole body's length and how many chunks hold it (filled in by the writer).
-    var bodyLength: Int
-    var chunkCount: Int
+    var bodyLength: Int {
+        get { self.storage.bodyLength }
+        set { self.unique().bodyLength = newValue }
+    }
+    var chunkCount: Int {
+        get { self.storage.chunkCount }
+        set { self.unique().chunkCount = newValue }
+    }
     /// A "hit-for-pass" marker: the last response for this key was not storable, so requests go
     /// straight to the upstream (no coalescing wait) until the marker expires.
-    var isPassMarker: Bool
+    var isPassMarker: Bool {
+        get { self.storage.isPassMarker }
+        set { self.unique().isPassMarker = newValue }
+    }
     /// Which stored body this is: set by the store on the variants it returns, new on every
     /// write (an update after a 304 keeps it, the body being the same). A chunk read names it, so
     /// a reader never gets the bytes of a body that replaced the one it looked up. "" in a
     /// response not (yet) from a store; ignored by writers, which always make a new one.
-    var generation: String
+    var generation: String {
+        get { self.storage.generation }
+        set { self.unique().generation = newValue }
+    }
     /// Chunk 0 of `generation`, when the store's lookup brought it along (Redis, for a key with
     /// one variant): reading it costs no second round trip. Never kept in a store.
-    var firstChunk: ByteBuffer?
+    var firstChunk: ByteBuffer? {
+        get { self.storage.firstChunk }
+        set {
+            if newValue == nil && self.storage.firstChunk == nil { return }  // stores clear it: no copy for nothing
+            self.unique().firstChunk = newValue
+        }
+    }
+
+    private var storage: Storage
 
     init(
         variantID: String = "", status: UInt, headers: HTTPHeaders, varyValues: [VaryValue] = [],
         requestTime: Int64, responseTime: Int64, bodyLength: Int = 0, chunkCount: Int = 0, isPassMarker: Bool = false,
         generation: String = ""
     ) {
-        self.variantID = variantID
-        self.status = status
-        self.headers = headers
-        self.varyValues = varyValues
-        self.requestTime = requestTime
-        self.responseTime = responseTime
-        self.bodyLength = bodyLength
-        self.chunkCount = chunkCount
-        self.isPassMarker = isPassMarker
-        self.generation = generation
-        self.freshness = CachePolicy.Freshness(status: status, headers: headers, requestTime: requestTime, responseTime: responseTime)
-        self.has = StoredFields(headers)
+        self.storage = Storage(
+            variantID: variantID, status: status, headers: headers, varyValues: varyValues, requestTime: requestTime,
+            responseTime: responseTime, bodyLength: bodyLength, chunkCount: chunkCount, isPassMarker: isPassMarker,
+            generation: generation)
+    }
+
+    /// The storage, copied first unless this value is its only owner.
+    private mutating func unique() -> Storage {
+        if !isKnownUniquelyReferenced(&self.storage) { self.storage = Storage(copying: self.storage) }
+        return self.storage
+    }
+
+    /// The fields. Written only through `unique()`, that is never while another value shares them,
+    /// which is what makes sending them between threads safe.
+    private final class Storage: @unchecked Sendable {
+        var variantID: String
+        var status: UInt
+        var headers: HTTPHeaders
+        var headLines: HTTP1RawFields?
+        var varyValues: [VaryValue]
+        var requestTime: Int64
+        var responseTime: Int64
+        var freshness: CachePolicy.Freshness
+        var has: StoredFields
+        var bodyLength: Int
+        var chunkCount: Int
+        var isPassMarker: Bool
+        var generation: String
+        var firstChunk: ByteBuffer?
+
+        init(
+            variantID: String, status: UInt, headers: HTTPHeaders, varyValues: [VaryValue], requestTime: Int64, responseTime: Int64,
+            bodyLength: Int, chunkCount: Int, isPassMarker: Bool, generation: String
+        ) {
+            self.variantID = variantID
+            self.status = status
+            self.headers = headers
+            self.varyValues = varyValues
+            self.requestTime = requestTime
+            self.responseTime = responseTime
+            self.bodyLength = bodyLength
+            self.chunkCount = chunkCount
+            self.isPassMarker = isPassMarker
+            self.generation = generation
+            self.freshness = CachePolicy.Freshness(status: status, headers: headers, requestTime: requestTime, responseTime: responseTime)
+            self.has = StoredFields(headers)
+        }
+
+        init(copying other: Storage) {
+            self.variantID = other.variantID
+            self.status = other.status
+            self.headers = other.headers
+            self.headLines = other.headLines
+            self.varyValues = other.varyValues
+            self.requestTime = other.requestTime
+            self.responseTime = other.responseTime
+            self.freshness = other.freshness
+            self.has = other.has
+            self.bodyLength = other.bodyLength
+            self.chunkCount = other.chunkCount
+            self.isPassMarker = other.isPassMarker
+            self.generation = other.generation
+            self.firstChunk = other.firstChunk
+        }
+
+        func updateFreshness() {
+            self.freshness = CachePolicy.Freshness(
+                status: self.status, headers: self.headers, requestTime: self.requestTime, responseTime: self.responseTime)
+            self.has = StoredFields(self.headers)
+        }
     }
 
     /// Writes `headers` out as `headLines`.
@@ -124,13 +233,7 @@ struct CachedResponse: Sendable {
             bytes.writeString(value)
             bytes.writeStaticString("\r\n")
         }
-        self.headLines = HTTP1RawFields(bytes)
-    }
-
-    private mutating func updateFreshness() {
-        self.freshness = CachePolicy.Freshness(
-            status: self.status, headers: self.headers, requestTime: self.requestTime, responseTime: self.responseTime)
-        self.has = StoredFields(self.headers)
+        self.unique().headLines = HTTP1RawFields(bytes)
     }
 
     struct StoredFields: Equatable, Sendable {
