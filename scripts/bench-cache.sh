@@ -14,6 +14,7 @@ set -euo pipefail
 seconds="${1:-10}"
 rounds="${2:-3}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/lib/origin.sh"
 work="$(mktemp -d /tmp/tern-bench-cache.XXXXXX)"
 for tool in nginx varnishd redis-server wrk taskset; do
     command -v "$tool" >/dev/null || { echo "bench-cache: $tool is missing (apt-get install -y nginx-light varnish redis-server wrk)" >&2; exit 2; }
@@ -32,25 +33,10 @@ cleanup() {
 }
 trap cleanup EXIT
 
-chmod 755 "$work"
-mkdir -p "$work/www" "$work/logs" "$work/nginx-cache"
-chmod 777 "$work/nginx-cache"
-head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/1k"
-
 origin_port=18190; nginx_port=18191; varnish_port=18192; tern_mem_port=18193; tern_redis_port=18194; redis_port=18195
-
-cat > "$work/origin.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/origin.pid;
-error_log $work/logs/origin.err;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    server { listen 127.0.0.1:$origin_port; root $work/www; add_header Cache-Control "max-age=3600"; etag on; }
-}
-EOF
+origin_setup "$work" "$origin_port" 'add_header Cache-Control "max-age=3600"; etag on;'
+mkdir -p "$work/nginx-cache"
+chmod 777 "$work/nginx-cache"
 cat > "$work/nginx-cache.conf" <<EOF
 worker_processes 1;
 worker_cpu_affinity 10;

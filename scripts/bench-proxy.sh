@@ -36,6 +36,7 @@ fi
 seconds="${1:-$([ -n "$against" ] && echo 4 || echo 10)}"
 rounds="${2:-$([ -n "$against" ] && echo 12 || echo 3)}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/lib/origin.sh"
 work="$(mktemp -d /tmp/tern-bench-proxy.XXXXXX)"
 for tool in nginx wrk openssl taskset; do
     command -v "$tool" >/dev/null || { echo "bench-proxy: $tool is missing (apt-get install -y nginx-light wrk openssl)" >&2; exit 2; }
@@ -61,28 +62,13 @@ cleanup() {
 }
 trap cleanup EXIT
 
-chmod 755 "$work"   # nginx workers run as www-data
-mkdir -p "$work/www" "$work/logs"
-head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/1k"
-head -c 1048576 /dev/zero | tr '\0' 'x' > "$work/www/1m"
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \
     -addext subjectAltName=DNS:localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
 
 origin_port=18090; nginx_port=18091; nginx_tls_port=18092; tern_port=18093; tern_tls_port=18094
 floor_port=18095; floor_tls_port=18096; base_port=18097; base_tls_port=18098
 
-cat > "$work/origin.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/origin.pid;
-error_log $work/logs/origin.err;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    server { listen 127.0.0.1:$origin_port; root $work/www; }
-}
-EOF
+origin_setup "$work" "$origin_port" "" 1m:1048576
 cat > "$work/nginx-proxy.conf" <<EOF
 worker_processes 1;
 worker_cpu_affinity 10;

@@ -20,6 +20,7 @@
 set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/lib/origin.sh"
 for tool in perf nginx wrk python3 taskset; do
     command -v "$tool" >/dev/null || { echo "proxy-refcounts: $tool is missing" >&2; exit 2; }
 done
@@ -40,22 +41,8 @@ cleanup() {
 }
 trap cleanup EXIT
 
-chmod 755 "$work"
-mkdir -p "$work/www" "$work/logs"
-head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/1k"
 origin_port=18190; tern_port=18193
-cat > "$work/origin.conf" <<EOF
-worker_processes 1;
-daemon off;
-pid $work/origin.pid;
-error_log $work/logs/origin.err;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 1000000;
-    server { listen 127.0.0.1:$origin_port; root $work/www; ${CACHE:+expires 1h;} }
-}
-EOF
+origin_setup "$work" "$origin_port" "${CACHE:+expires 1h;}"
 cat > "$work/tern.conf" <<EOF
 listen tcp:$tern_port:interface=127.0.0.1
 workers 1

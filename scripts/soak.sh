@@ -11,6 +11,7 @@ seconds="${1:-600}"
 warmup="${2:-30}"
 connections="${SOAK_CONNECTIONS:-32}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
+. "$root/scripts/lib/origin.sh"
 work="$(mktemp -d /tmp/tern-soak.XXXXXX)"
 for tool in nginx wrk; do
     command -v "$tool" >/dev/null || { echo "soak: $tool is missing (apt-get install -y nginx-light wrk)" >&2; exit 2; }
@@ -28,26 +29,11 @@ cleanup() {
 }
 trap cleanup EXIT
 
-chmod 755 "$work"
-mkdir -p "$work/www" "$work/logs"
 # A copy: a rebuild during a long soak must not swap the binary under the running proxy.
 tern="$work/tern"
 cp "$built" "$tern"
-head -c 1024 /dev/zero | tr '\0' 'x' > "$work/www/1k"
 origin_port=18290; tern_port=18291
-
-cat > "$work/origin.conf" <<CONF
-worker_processes 1;
-daemon off;
-pid $work/origin.pid;
-error_log $work/logs/origin.err;
-events { worker_connections 4096; }
-http {
-    access_log off;
-    keepalive_requests 10000000;
-    server { listen 127.0.0.1:$origin_port; root $work/www; }
-}
-CONF
+origin_setup "$work" "$origin_port"
 cat > "$work/tern.conf" <<CONF
 listen tcp:$tern_port:interface=127.0.0.1
 workers 1

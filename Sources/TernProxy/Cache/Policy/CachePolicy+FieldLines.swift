@@ -4,9 +4,9 @@ import TernClient
 /// Field lines the cache reads values from: an `HTTPHeaders`, or a request head's lines still as
 /// the bytes they came in (`HTTP1RawFields`). A cache hit on a plain request reads its `Host` and
 /// the fields its stored response varies on; read from the bytes, only those become `String`s,
-/// where reading the head into `HTTPHeaders` first makes a `String` of every field (two
-/// allocations per field longer than 15 bytes, as browsers' `User-Agent`, `Accept` and `Cookie`
-/// are).
+/// where reading the head into `HTTPHeaders` first makes two `String`s of every field (and an
+/// allocation for each name or value longer than 15 bytes, as browsers' `User-Agent`, `Accept`
+/// and `Cookie` values are).
 protocol FieldLines {
     /// Calls `body` with the value of each line whose name equals `name` (lowercase) ignoring
     /// ASCII case, in order, while it returns true.
