@@ -73,11 +73,56 @@ final class HardeningFuzzTests: ProxyTestCase {
         let origin = try await self.origin("a")
         let (_, port) = try await self.proxy(
             "limits { header-timeout 2s\nmax-header-size 8k }\nroute / { proxy http://127.0.0.1:\(origin.port)\ntimeout read 2s }")
+        try await self.fuzz(port: port)
+    }
+
+    /// The same through a cache, which reads the request's fields from its bytes: every GET asks
+    /// for one of a few responses the origin lets it store (`Vary: Accept-Encoding`), so that the
+    /// mutated requests are looked up, filled, answered from the store, conditionally and by range.
+    func testSeededRandomRequestsNeverBreakTheCachingProxy() async throws {
+        let origin = try await self.origin("a")
+        let (_, port) = try await self.proxy(
+            "cache memory 16m\nlimits { header-timeout 2s\nmax-header-size 8k }\n"
+                + "route / { proxy http://127.0.0.1:\(origin.port)\ntimeout read 2s }")
+        let stored = Array("GET /c/f?h=Cache-Control%3A%20max-age%3D60&h=ETag%3A%20%22e%22&h=Vary%3A%20Accept-Encoding&size=64&p=".utf8)
+        // And a field that changes the cache's answer after every `Host: x`, by turns.
+        let extra = ["", "If-None-Match: \"e\"\r\n", "Range: bytes=0-3\r\n", "Cache-Control: max-age=0\r\nAccept-Encoding: gzip\r\n"]
+        var statuses: [Int: Int] = [:]
+        var hits = 0
+        try await self.fuzz(port: port) { number, input in
+            // Every "GET /" becomes a GET of the stored response (its path after `p=`).
+            var bytes: [UInt8] = []
+            var index = 0
+            while index < input.count {
+                if input[index...].starts(with: Array("GET /".utf8)) {
+                    bytes += stored
+                    index += 5
+                } else if input[index...].starts(with: Array("Host: x\r\n".utf8)) {
+                    bytes += Array(("Host: x\r\n" + extra[number % extra.count]).utf8)
+                    index += 9
+                } else {
+                    bytes.append(input[index])
+                    index += 1
+                }
+            }
+            return bytes
+        } responses: { response in
+            statuses[response.status, default: 0] += 1
+            if response.header("cache-status")?.contains("hit") == true { hits += 1 }
+        }
+        XCTAssertGreaterThan(hits, 100, "the mutated requests reach the store")
+        XCTAssertGreaterThan(statuses[304, default: 0], 20, "answered conditionally from the store")
+        XCTAssertGreaterThan(statuses[206, default: 0], 20, "and by range")
+    }
+
+    private func fuzz(
+        port: Int, rewrite: (Int, [UInt8]) -> [UInt8] = { $1 }, responses seen: (RawResponse) -> Void = { _ in }
+    ) async throws {
         var random = SeededGenerator(seed: Self.seed)
         var statuses: [Int: Int] = [:]
         var closedSilently = 0
         for index in 0..<Self.inputs {
-            let input = Self.input(index, &random)
+            let input = rewrite(index, Self.input(index, &random))
             let connection = try RawConnection(port: port, timeout: 0.1)
             connection.send(input)
             connection.readUntilClose()
@@ -98,6 +143,7 @@ final class HardeningFuzzTests: ProxyTestCase {
             }
             for response in responses {
                 statuses[response.status, default: 0] += 1
+                seen(response)
                 XCTAssertTrue((100...599).contains(response.status), "input \(index): \(shown)")
                 XCTAssertNotEqual(response.status, 500, "input \(index) made the proxy fail: \(shown)")
                 if response.status == 400 {
