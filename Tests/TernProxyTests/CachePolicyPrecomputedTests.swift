@@ -64,6 +64,12 @@ final class CachePolicyPrecomputedTests: XCTestCase {
         third.status = 404
         XCTAssertEqual(copy.status, 200)
         XCTAssertEqual(third.status, 404)
+        // Kept in the form the writer copies whole: values trimmed, no Transfer-Encoding.
+        var odd = CachedResponse(
+            status: 200, headers: HTTPHeaders([("X-Pad", " v \t"), ("Transfer-Encoding", "chunked"), ("X-Empty", "")]),
+            requestTime: Self.t, responseTime: Self.t)
+        odd.keepHeadLines()
+        XCTAssertEqual(odd.headLines.map { String(buffer: $0.bytes) }, "X-Pad: v\r\nX-Empty: \r\n")
     }
 
     func testRequestTraits() {

@@ -110,12 +110,18 @@ package struct HTTP1Writer {
         self.lines(raw, framing: framing, omitting: omit, finishing: true, adding: first, second)
     }
 
-    /// `responseHead` for a head whose fields are kept written out (a stored response's,
-    /// `HTTP1RawFields` in the form the writer writes): those lines, then the head's own fields.
+    /// `responseHead` for a head whose fields are kept written out (a stored response's): those
+    /// lines, then the head's own fields. `raw` must be in the form the writer writes (`name: value`
+    /// CRLF, values trimmed) and hold no `Transfer-Encoding`: then it is copied whole, unless the
+    /// framing drops its `Content-Length`.
     package mutating func responseHead(_ head: HTTPResponseHead, after raw: HTTP1RawFields, framing: Framing, suppressBody: Bool) {
         self.begin(framing: framing, suppressBody: suppressBody)
         self.statusLine(head, version: nil)
-        self.lines(raw, framing: framing, omitting: 0, finishing: false)
+        if framing == .dropLengthAndCoding {
+            self.lines(raw, framing: framing, omitting: 0, finishing: false)
+        } else {
+            self.out.writeImmutableBuffer(raw.bytes)
+        }
         self.fields(head.headers, framing: framing)
     }
 
