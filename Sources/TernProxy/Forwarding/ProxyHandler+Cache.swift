@@ -252,11 +252,19 @@ extension ProxyHandler {
         let has = stored.has
         let forwarding = self.runtime?.configuration.forwarding
         let rules = self.route?.config.responseHeaders ?? []
+        // The whole body at hand: from the memory tier, or the one chunk the lookup brought.
+        let wantsBody = sendBody && stored.bodyLength > 0
+        let whole: [ByteBuffer]? =
+            if !wantsBody { nil }
+            else if let memory = cache.memory, let chunks = memory.bodyNow(self.cacheKey!, variant: stored) { chunks }
+            else if stored.chunkCount == 1, let first = stored.firstChunk, first.readableBytes == stored.bodyLength { [first] }
+            else { nil }
         // The common hit: the stored fields go out as they were kept written out, and `headers`
-        // holds only what the hit adds after them (no copy of the stored fields).
+        // holds only what the hit adds after them (no copy of the stored fields). Not when the
+        // body comes chunk by chunk: that head waits in `serving` with all its fields.
         var lines: HTTP1RawFields?
         if let kept = stored.headLines, self.codec != nil, status.code == stored.status, range == nil, !has.age, !has.cacheStatus,
-            !(has.via && forwarding?.via == true), rules.isEmpty
+            !(has.via && forwarding?.via == true), rules.isEmpty, !wantsBody || whole != nil
         {
             lines = kept
             headers = HTTPHeaders()
@@ -266,11 +274,10 @@ extension ProxyHandler {
         if has.age { headers.replaceOrAdd(name: "Age", value: ageValue) } else { headers.add(name: "Age", value: ageValue) }
         let cacheStatus = self.cacheStatus.render(cacheName: ProxyCache.name)
         if has.cacheStatus { headers.replaceOrAdd(name: "Cache-Status", value: cacheStatus) } else { headers.add(name: "Cache-Status", value: cacheStatus) }
-        if !has.contentLength, status != .partialContent, status != .rangeNotSatisfiable, sendBody || request.method.isHEAD,
-            status.mayHaveBody
-        {
-            headers.add(name: "Content-Length", value: String(stored.bodyLength))
-        }
+        let addsLength =
+            !has.contentLength && status != .partialContent && status != .rangeNotSatisfiable && (sendBody || request.method.isHEAD)
+            && status.mayHaveBody
+        if addsLength { headers.add(name: "Content-Length", value: String(stored.bodyLength)) }
         if forwarding?.via == true {
             if has.via { HeaderRewriting.appendVia(&headers, version: .http1_1) } else { headers.add(name: "Via", value: "1.1 tern") }
         }
@@ -282,14 +289,10 @@ extension ProxyHandler {
             headers.replaceOrAdd(name: "Connection", value: "keep-alive")
         }
 
-        if sendBody, stored.bodyLength > 0 {
-            // The whole body at hand: from the memory tier, or the one chunk the lookup brought.
-            let whole: [ByteBuffer]? =
-                if let memory = cache.memory, let chunks = memory.bodyNow(self.cacheKey!, variant: stored) { chunks }
-                else if stored.chunkCount == 1, let first = stored.firstChunk, first.readableBytes == stored.bodyLength { [first] }
-                else { nil }
+        let hasContentLength = has.contentLength || addsLength
+        if wantsBody {
             if let chunks = whole {
-                self.writeStoredHead(status, headers, after: lines, hasContentLength: has.contentLength, version: request.version, context: context)
+                self.writeStoredHead(status, headers, after: lines, hasContentLength: hasContentLength, version: request.version, context: context)
                 Self.forEachSlice(of: chunks, in: range) { slice in
                     self.bytesSent += slice.readableBytes
                     self.write(.body(.byteBuffer(slice)), context: context)
@@ -300,16 +303,11 @@ extension ProxyHandler {
             // Chunk by chunk from the store; the first one before the head, so an entry evicted
             // in the meantime is still a miss rather than a truncated answer.
             self.state = .caching
-            if lines != nil {
-                var all = stored.headers  // the stored fields, then the hit's
-                for (name, value) in headers { all.add(name: name, value: value) }
-                headers = all
-            }
             self.serving = ServingState(stored: stored, next: 0, range: range, offset: 0, status: status, headers: headers)
             self.fetchStoredChunk(cache: cache)
             return
         }
-        self.writeStoredHead(status, headers, after: lines, hasContentLength: has.contentLength, version: request.version, context: context)
+        self.writeStoredHead(status, headers, after: lines, hasContentLength: hasContentLength, version: request.version, context: context)
         self.endStoredResponse(context: context)
     }
 
@@ -399,7 +397,7 @@ extension ProxyHandler {
     }
 
     /// `after`: the stored fields as kept written out, which go before `headers` (then only what
-    /// the hit adds; `hasContentLength` says whether the stored ones have that field).
+    /// the hit adds; `hasContentLength` says whether either has that field).
     private func writeStoredHead(
         _ status: HTTPResponseStatus, _ headers: HTTPHeaders, after lines: HTTP1RawFields? = nil, hasContentLength: Bool = false,
         version: HTTPVersion, context: ChannelHandlerContext
@@ -408,7 +406,7 @@ extension ProxyHandler {
         self.responseHeadSent = true
         let head = HTTPResponseHead(version: version, status: status, headers: headers)
         if let lines, let codec = self.codec {
-            codec.writeStoredResponseHead(head, after: lines, hasContentLength: hasContentLength || headers.contains(name: "content-length"))
+            codec.writeStoredResponseHead(head, after: lines, hasContentLength: hasContentLength)
         } else {
             self.write(.head(head), context: context)
         }
