@@ -267,9 +267,13 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        // Once per read cycle, not per part: the read timer cannot fire in between.
-        self.lastActivity = .now()
-        self.execution?.receivedReadComplete()
+        // Once per read cycle, not per part: the read timer cannot fire in between. Only while a
+        // request is in flight: the timer acts on nothing else, and `start` stamps the next one
+        // (a cycle that ended the response, as most do for small ones, costs no clock read).
+        if let execution = self.execution {
+            self.lastActivity = .now()
+            execution.receivedReadComplete()
+        }
         context.fireChannelReadComplete()
     }
 

@@ -183,7 +183,6 @@ struct StatusPage: Sendable {
 
     func render(runtime: ProxyRuntime, loops: Int, uptime: TimeAmount, inFlight: [String: [Int]]) -> String {
         let configuration = runtime.configuration
-        let now = NIODeadline.now()
         let listeners: [[String: Any]] = configuration.listeners.map {
             ["endpoint": Self.describe($0.endpoint), "location": "\($0.location)"]
         }
@@ -208,7 +207,7 @@ struct StatusPage: Sendable {
                 [
                     "address": server.origin.description,
                     "weight": "\(server.weight)",
-                    "health": server.health.isUp(now: now) ? "up" : "down",
+                    "health": server.health.isUp() ? "up" : "down",
                     "inFlight": "\(index < counts.count ? counts[index] : 0)",
                 ]
             }

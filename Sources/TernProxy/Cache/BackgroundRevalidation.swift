@@ -35,7 +35,7 @@ final class BackgroundRevalidation: ResponseDelegate {
         cache: ProxyCache, agent: Agent, balancer: LoopBalancer, loop: any EventLoop
     ) {
         cache.store.acquireLease(key, holder: cache.holder, ttl: cache.lockTimeout, on: loop).assumeIsolated().whenSuccess { held in
-            guard held, let index = balancer.pick(hashKey: nil, tried: 0, now: .now()) else {
+            guard held, let index = balancer.pick(hashKey: nil, tried: 0) else {
                 if held { cache.store.releaseLease(key, holder: cache.holder, on: loop) }
                 return
             }

@@ -375,7 +375,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         case .hashHeader(let name): hashKey = fnv1a((self.requestHead?.headers.first(name: name) ?? "").utf8)
         case .roundRobin, .leastConnections: hashKey = nil
         }
-        guard let index = balancer.pick(hashKey: hashKey, tried: self.tried, now: .now()) else {
+        guard let index = balancer.pick(hashKey: hashKey, tried: self.tried) else {
             // Nothing healthy left: 503 if nothing was tried, else what the last attempt earned.
             if self.cacheAnswerOnFailure() { return }
             return self.respondLocally(self.lastFailure.map(Self.status(for:)) ?? .serviceUnavailable)

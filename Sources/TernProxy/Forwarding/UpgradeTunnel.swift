@@ -67,7 +67,7 @@ final class UpgradeTunnel: UpgradeDelegate {
         case .hashHeader(let name): hashKey = fnv1a((handler.requestHead?.headers.first(name: name) ?? "").utf8)
         case .roundRobin, .leastConnections: hashKey = nil
         }
-        guard let index = balancer.pick(hashKey: hashKey, tried: handler.tried, now: .now()) else {
+        guard let index = balancer.pick(hashKey: hashKey, tried: handler.tried) else {
             handler.respondLocally(handler.lastFailure.map(ProxyHandler.status(for:)) ?? .serviceUnavailable, close: true)
             return
         }

@@ -16,10 +16,10 @@ final class LoopBalancer {
 
     /// The server for a request, skipping servers that are down and those in `tried` (a bit per
     /// server index, for failover). nil: no usable server.
-    func pick(hashKey: UInt64?, tried: UInt64, now: NIODeadline) -> Int? {
+    func pick(hashKey: UInt64?, tried: UInt64) -> Int? {
         let servers = self.group.servers
         func usable(_ index: Int) -> Bool {
-            (index >= 64 || tried & (1 << UInt64(index)) == 0) && servers[index].health.isUp(now: now)
+            (index >= 64 || tried & (1 << UInt64(index)) == 0) && servers[index].health.isUp()
         }
         switch self.group.balance {
         case .roundRobin:

@@ -4,7 +4,7 @@ import Synchronization
 /// The health of one upstream server, shared by every event loop. Passive health follows nginx's
 /// `max_fails`/`fail_timeout`: `maxFails` failures within `failTimeout` take the server out for
 /// `failTimeout`. Active checks set `checkedDown`. Reading it on the request path is two relaxed
-/// atomic loads.
+/// atomic loads, and a clock read only while a passive mark-down stands.
 final class ServerHealth: Sendable {
     private let downUntil = Atomic<Int64>(0)
     private let checkedDown = Atomic<Bool>(false)
@@ -18,9 +18,15 @@ final class ServerHealth: Sendable {
         self.failTimeout = failTimeout.nanoseconds
     }
 
-    func isUp(now: NIODeadline) -> Bool {
-        !self.checkedDown.load(ordering: .relaxed)
-            && self.downUntil.load(ordering: .relaxed) <= Int64(now.uptimeNanoseconds)
+    func isUp() -> Bool {
+        if self.checkedDown.load(ordering: .relaxed) { return false }
+        let until = self.downUntil.load(ordering: .relaxed)
+        if until == 0 { return true }
+        if until > Int64(NIODeadline.now().uptimeNanoseconds) { return false }
+        // The mark-down has run out: cleared, so that later picks need no clock (unless another
+        // loop has marked the server down again meanwhile).
+        _ = self.downUntil.compareExchange(expected: until, desired: 0, ordering: .relaxed)
+        return true
     }
 
     func recordFailure(now: NIODeadline) {
