@@ -46,6 +46,10 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     private var currentReadTimeout = TimeAmount.nanoseconds(.max)
     /// The server's `Keep-Alive: timeout=` hint, from the last response.
     private(set) var keepAliveHint: TimeAmount?
+    /// When the pool closes this connection if it is still idle then (set and cleared only by its
+    /// `OriginPool`): kept here rather than in a table of the pool's, which cost two hash lookups
+    /// per request (a park and a lease).
+    var idleDeadline: NIODeadline?
 
     init(id: PoolStateMachine.ConnectionID, pool: OriginPool, readTimeout: TimeAmount?, decompresses: Bool) {
         self.id = id

@@ -24,10 +24,11 @@ final class OriginPool {
     private var metrics: PoolMetrics
     private var machine: PoolStateMachine
     private var connections: [PoolStateMachine.ConnectionID: HTTP1Connection] = [:]
-    /// When each idle connection must close. One timer (`idleSweep`) serves them all, re-armed
-    /// lazily: parking and leasing a connection per request only write this table, rather than
-    /// scheduling and cancelling a timer each time.
-    private var idleDeadlines: [PoolStateMachine.ConnectionID: NIODeadline] = [:]
+    /// How many connections have an idle deadline (`HTTP1Connection.idleDeadline`: when each idle
+    /// connection must close). One timer (`idleSweep`) serves them all, re-armed lazily: parking
+    /// and leasing a connection per request only write its deadline, rather than scheduling and
+    /// cancelling a timer each time.
+    private var idleDeadlineCount = 0
     private var idleSweep: Scheduled<Void>?
     private var idleSweepDeadline: NIODeadline?
     private var waiters: [PoolStateMachine.WaiterID: Waiter] = [:]
@@ -74,10 +75,11 @@ final class OriginPool {
             self.run(action)
         } else if case .execute(_, let connectionID) = action.waiter {
             // The fast path: an idle connection, no queue, no timer.
-            self.unpark(connectionID)
+            let connection = self.connections[connectionID]!
+            self.unpark(connection)
             self.metrics.waited(.nanoseconds(0))
             self.updateGauges()
-            execution.attach(self.connections[connectionID]!)
+            execution.attach(connection)
         } else if case .fail(_, let reason) = action.waiter {
             execution.fail(self.error(for: reason))
         }
@@ -136,7 +138,7 @@ final class OriginPool {
                 break
             }
             waiter.timer?.cancel()
-            self.unpark(connectionID)
+            self.unpark(connection)
             self.metrics.waited(.now() - waiter.enqueuedAt)
             waiter.execution.attach(connection)
         case .fail(let waiterID, let reason):
@@ -173,8 +175,8 @@ final class OriginPool {
                 }
                 self.connections[id] = connection
                 channel.closeFuture.assumeIsolated().whenComplete { [self] _ in
+                    self.forget(connection)
                     self.connections[id] = nil
-                    self.forget(id)
                     self.run(self.machine.connectionClosed(id))
                 }
                 self.metrics.connectionOpened()
@@ -195,21 +197,24 @@ final class OriginPool {
             timeout = min(timeout, margin)
         }
         let deadline = NIODeadline.now() + timeout
-        self.idleDeadlines[id] = deadline
+        if connection.idleDeadline == nil { self.idleDeadlineCount += 1 }
+        connection.idleDeadline = deadline
         if let armed = self.idleSweepDeadline, armed <= deadline { return }
         self.armIdleSweep(deadline)
     }
 
     /// The connection is in use again: no idle deadline. The sweep stays armed (a lease and a park
     /// per request must not cancel and schedule it each time); finding nothing, it just ends.
-    private func unpark(_ id: PoolStateMachine.ConnectionID) {
-        self.idleDeadlines.removeValue(forKey: id)
+    private func unpark(_ connection: HTTP1Connection) {
+        guard connection.idleDeadline != nil else { return }
+        connection.idleDeadline = nil
+        self.idleDeadlineCount -= 1
     }
 
     /// The connection is gone; when no idle connection is left, neither is the sweep.
-    private func forget(_ id: PoolStateMachine.ConnectionID) {
-        self.idleDeadlines.removeValue(forKey: id)
-        guard self.idleDeadlines.isEmpty, let sweep = self.idleSweep else { return }
+    private func forget(_ connection: HTTP1Connection) {
+        self.unpark(connection)
+        guard self.idleDeadlineCount == 0, let sweep = self.idleSweep else { return }
         sweep.cancel()
         self.idleSweep = nil
         self.idleSweepDeadline = nil
@@ -222,18 +227,19 @@ final class OriginPool {
             self.idleSweep = nil
             self.idleSweepDeadline = nil
             let now = NIODeadline.now()
-            let expired = self.idleDeadlines.filter { $0.value <= now }.map(\.key).sorted()
-            for id in expired {
-                self.idleDeadlines[id] = nil
-                self.run(self.machine.idleTimeout(id))
+            let expired = self.connections.values.filter { $0.idleDeadline.map { $0 <= now } ?? false }.sorted { $0.id < $1.id }
+            for connection in expired {
+                self.unpark(connection)
+                self.run(self.machine.idleTimeout(connection.id))
             }
-            if self.idleSweep == nil, let next = self.idleDeadlines.values.min() { self.armIdleSweep(next) }
+            if self.idleSweep == nil, let next = self.connections.values.compactMap(\.idleDeadline).min() { self.armIdleSweep(next) }
         }
     }
 
     private func close(_ id: PoolStateMachine.ConnectionID) {
-        self.forget(id)
-        self.connections[id]?.close()
+        guard let connection = self.connections[id] else { return }
+        self.forget(connection)
+        connection.close()
     }
 
     private func error(for reason: PoolStateMachine.FailReason) -> TernClientError {
