@@ -1,9 +1,14 @@
+import Foundation
 import NIOCore
 import TernClient
 import TernTestSupport
 import XCTest
 
 @testable import TernProxy
+
+#if canImport(Glibc)
+import Glibc
+#endif
 
 final class ProxyForwardingTests: ProxyTestCase {
     func testRoutesByHostThenLongestPrefix() async throws {
@@ -66,6 +71,33 @@ final class ProxyForwardingTests: ProxyTestCase {
         XCTAssertNil(response.headerFields[.init("X-Hop")!])
         XCTAssertEqual(response.headerFields[.init("X-Served-By")!], "tern")
         XCTAssertEqual(response.headerFields[.init("Via")!], "1.1 tern")
+    }
+
+    /// The fields we add to a head whose client lines go on as they came are kept for the
+    /// connection's next exchange: on one keep-alive connection, each request still gets the
+    /// `X-Forwarded-Host` of its own `Host`, and a request naming no `Host` gets none.
+    func testEachRequestOnAConnectionGetsItsOwnForwardedHost() async throws {
+        let a = try await self.origin("a")
+        let (_, port) = try await self.proxy("route / { proxy http://127.0.0.1:\(a.port) }")
+        let requests = [
+            "GET /1 HTTP/1.1\r\nHost: one.test\r\n\r\n",
+            "GET /2 HTTP/1.1\r\nHost: one.test\r\nX-A: 1\r\n\r\n",
+            "GET /3 HTTP/1.1\r\nHost: two.test\r\n\r\n",
+            "GET /4 HTTP/1.0\r\nConnection: keep-alive\r\n\r\n",
+            "GET /5 HTTP/1.1\r\nHost: one.test\r\n\r\n",
+        ]
+        let bodies = try sequentialExchanges(port: port, requests)
+        XCTAssertEqual(bodies.count, 5)
+        func fields(_ body: String) -> Set<String> { Set(body.split(separator: "\n").map(String.init)) }
+        for (index, host) in [(0, "one.test"), (1, "one.test"), (2, "two.test"), (4, "one.test")] {
+            XCTAssertTrue(fields(bodies[index]).contains("x-forwarded-host: \(host)"), bodies[index])
+            XCTAssertTrue(fields(bodies[index]).contains("via: 1.1 tern"), bodies[index])
+            XCTAssertEqual(fields(bodies[index]).filter { $0.hasPrefix("x-forwarded-host:") }.count, 1, bodies[index])
+        }
+        XCTAssertFalse(bodies[3].contains("x-forwarded-host:"), "no Host, no X-Forwarded-Host: \(bodies[3])")
+        XCTAssertTrue(fields(bodies[3]).contains("via: 1.0 tern"), "an HTTP/1.0 request's hop: \(bodies[3])")
+        XCTAssertTrue(fields(bodies[1]).contains("x-a: 1"))
+        XCTAssertFalse(bodies[2].contains("x-a:"), "fields of an earlier request stay with it: \(bodies[2])")
     }
 
     func testRoundRobinFollowsWeights() async throws {
@@ -310,4 +342,44 @@ func waitFor(timeout: Duration = .seconds(5), _ condition: () -> Bool) async thr
         guard ContinuousClock.now < end else { throw XCTSkip("condition not met in time") }
         try await Task.sleep(for: .milliseconds(10))
     }
+}
+
+/// Sends each request on one connection once the answer to the one before has come whole (by its
+/// `Content-Length`), and returns the bodies.
+func sequentialExchanges(port: Int, _ requests: [String]) throws -> [String] {
+    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+    defer { close(fd) }
+    var address = sockaddr_in()
+    address.sin_family = sa_family_t(AF_INET)
+    address.sin_port = in_port_t(UInt16(port).bigEndian)
+    address.sin_addr.s_addr = inet_addr("127.0.0.1")
+    let connected = withUnsafePointer(to: &address) {
+        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    }
+    guard connected == 0 else { throw TestFailure(message: "connect failed") }
+    var timeout = timeval(tv_sec: 5, tv_usec: 0)
+    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
+    var bodies: [String] = []
+    var received = [UInt8]()
+    var buffer = [UInt8](repeating: 0, count: 65536)
+    for request in requests {
+        _ = Array(request.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
+        while true {
+            if let end = received.firstRange(of: Array("\r\n\r\n".utf8)) {
+                let head = String(decoding: received[..<end.lowerBound], as: UTF8.self).lowercased()
+                guard let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+                    let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+                else { throw TestFailure(message: "no content-length in \(head)") }
+                if received.count - end.upperBound >= length {
+                    bodies.append(String(decoding: received[end.upperBound..<(end.upperBound + length)], as: UTF8.self))
+                    received.removeFirst(end.upperBound + length)
+                    break
+                }
+            }
+            let n = recv(fd, &buffer, buffer.count, 0)
+            if n <= 0 { throw TestFailure(message: "connection ended after \(bodies.count) answers") }
+            received += buffer[0..<n]
+        }
+    }
+    return bodies
 }

@@ -122,6 +122,11 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     var readPending = false
     var responsePaused = false
     var startTime = NIODeadline.uptimeNanoseconds(0)
+    /// The fields we add to a head whose client lines go upstream as they came (`X-Forwarded-*`,
+    /// `Via`), kept for the next exchange on this connection: they change only with its `Host`,
+    /// its version or the forwarding settings, so a keep-alive client's requests share one copy
+    /// rather than each building its own.
+    private var addedFields: (host: String?, version: HTTPVersion, forwarding: ProxyConfiguration.Forwarding, fields: HTTPHeaders)?
     var quiescing = false
     var closed = false
     var requestsServed = 0
@@ -285,7 +290,12 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             // The client's lines go on as they came but for those `upstreamFields` leaves out (the
             // writer skips them by bit); the head's own fields are only those we add after them.
             // No `String` is made of the client's fields.
-            upstream.headers = self.upstreamFields(head, forwarding: forwarding, copying: HTTPHeaders())
+            if let added = self.addedFields, added.host == self.requestHost, added.version == head.version, added.forwarding == forwarding {
+                upstream.headers = added.fields
+            } else {
+                upstream.headers = self.upstreamFields(head, forwarding: forwarding, copying: HTTPHeaders())
+                self.addedFields = (self.requestHost, head.version, forwarding, upstream.headers)
+            }
             self.upstreamLines = (lines, facts.hopByHop | (forwarding.xForwarded ? facts.xForwarded : 0))
         } else {
             if let fields = self.requestHead { head = fields }  // the fields, read from the lines if need be
