@@ -393,19 +393,20 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         self.serverIndex = index
         if index < 64 { self.tried |= 1 << UInt64(index) }
         balancer.started(index)
-        if route.config.hostHeader == .upstream { head.headers.replaceOrAdd(name: "Host", value: group.servers[index].origin.hostHeader) }
+        let server = group.servers[index]
+        if route.config.hostHeader == .upstream { head.headers.replaceOrAdd(name: "Host", value: server.origin.hostHeader) }
         self.state = .forwarding
         if case .stream = self.bodyMode { self.upstreamWritable = false }
         let execution = self.agent.execute(
             head,
-            to: group.servers[index].origin,  // borrowed from the group, not copied
+            to: server.origin,  // borrowed from the group's server, not copied
             tls: group.tls,
             body: self.bodyMode,
             on: context.eventLoop,
             deadline: route.requestTimeout.map { .now() + $0 },
             connectTimeout: route.connectTimeout,
             readTimeout: route.readTimeout,
-            maxConnections: group.servers[index].maxConnections ?? self.agent.configuration.maxConnectionsPerOrigin,
+            maxConnections: server.maxConnections ?? self.agent.configuration.maxConnectionsPerOrigin,
             // A head to pass on as it came is written from its bytes; any other is read from them.
             fieldsAsBytes: self.cacheKey == nil && !self.rewritesResponseFields,
             known: self.upstreamKnown,

@@ -5,11 +5,21 @@ import TernClient
 /// and, for hashing policies, the consistent-hash ring. Immutable; per-loop balancing state lives
 /// in `LoopBalancer`.
 final class UpstreamGroup: Sendable {
-    struct Server: Sendable {
-        var origin: Origin
-        var weight: Int
-        var health: ServerHealth
-        var maxConnections: Int?
+    /// A class, not a struct: a request borrows its server's origin for the agent through one
+    /// reference, where reading the origin out of a struct in the array copied it (each of its
+    /// strings retained, then released).
+    final class Server: Sendable {
+        let origin: Origin
+        let weight: Int
+        let health: ServerHealth
+        let maxConnections: Int?
+
+        init(origin: Origin, weight: Int, health: ServerHealth, maxConnections: Int?) {
+            self.origin = origin
+            self.weight = weight
+            self.health = health
+            self.maxConnections = maxConnections
+        }
     }
 
     let name: String
