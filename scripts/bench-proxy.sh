@@ -3,7 +3,8 @@
 #
 # One origin (an nginx serving static files) on CPU 0 with wrk; each proxy gets one worker pinned
 # to CPU 1, in turn. For each case: requests/s, p99 latency, and the proxy's own CPU time per
-# request (utime+stime from /proc, before and after the run), plus the ratios tern/nginx.
+# request (utime+stime from /proc, before and after the run; the part spent in user space is
+# printed beside it), plus the ratios tern/nginx.
 # Cases: 1 KiB keep-alive GETs, 1 MiB bodies, and 1 KiB over TLS (HTTPS termination).
 #
 # A third contender is no proxy anyone should run: the floor (Benchmarks' ProxyFloor), the I/O any
@@ -106,21 +107,25 @@ taskset -c 0 nginx -c "$work/origin.conf" -p "$work" & pids+=($!)
 sleep 0.5
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
+user_ticks() { awk '{print $14}' "/proc/$1/stat"; }
 hz=$(getconf CLK_TCK)
 
-# run NAME PID URL: prints "req/s p99_ms cpu_us_per_req"
+# run PID URL: prints "req/s p99_ms cpu_us_per_req user_us_per_req [errors]"
 run() {
     local pid="$1" url="$2"
     wrk -t1 -c64 -d1s "$url" >/dev/null 2>&1 || true   # warm up pools and caches
     local before; before=$(cpu_ticks "$pid")
+    local user_before; user_before=$(user_ticks "$pid")
     local out; out=$(taskset -c 0 wrk -t1 -c64 -d"${seconds}s" --latency "$url")
     local after; after=$(cpu_ticks "$pid")
+    local user_after; user_after=$(user_ticks "$pid")
     local requests; requests=$(echo "$out" | awk '/requests in/ {print $1}')
     local rps; rps=$(echo "$out" | awk '/Requests\/sec/ {print $2}')
     local p99; p99=$(echo "$out" | awk '$1 == "99%" {print $2}')
     local errors; errors=$(echo "$out" | awk '/Non-2xx|Socket errors/ {print}' | tr '\n' ' ')
     local cpu_us; cpu_us=$(awk -v t=$((after - before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
-    echo "$rps $p99 $cpu_us ${errors:+($errors)}"
+    local user_us; user_us=$(awk -v t=$((user_after - user_before)) -v hz="$hz" -v n="$requests" 'BEGIN { printf "%.1f", t / hz * 1e6 / n }')
+    echo "$rps $p99 $cpu_us $user_us ${errors:+($errors)}"
 }
 
 median() { sort -g | awk '{ v[NR] = $1 } END { if (NR % 2) print v[(NR + 1) / 2]; else print (v[NR / 2] + v[NR / 2 + 1]) / 2 }'; }
@@ -171,20 +176,21 @@ nginx_worker=$(pgrep -P "$nginx_pid" | head -1)
 
 printf '\ntern proxy vs nginx %s, and the NIO floor — one worker each pinned to CPU 1; wrk -t1 -c64 on CPU 0 with the origin; %ss per run, %s rounds\n' \
     "$(nginx -v 2>&1 | sed 's/.*\///')" "$seconds" "$rounds"
-printf '%-18s %-6s %12s %10s %14s\n' case proxy "requests/s" "p99" "CPU µs/req"
+printf '%-18s %-6s %12s %10s %14s %10s\n' case proxy "requests/s" "p99" "CPU µs/req" "user µs"
 summary=""
 for case in "1KiB:http:/1k" "1MiB:http:/1m" "1KiB-TLS:https:/1k"; do
     IFS=: read -r name scheme path <<<"$case"
     if [ "$scheme" = https ]; then n_url="https://127.0.0.1:$nginx_tls_port$path"; t_url="https://127.0.0.1:$tern_tls_port$path"; f_url="https://127.0.0.1:$floor_tls_port$path"
     else n_url="http://127.0.0.1:$nginx_port$path"; t_url="http://127.0.0.1:$tern_port$path"; f_url="http://127.0.0.1:$floor_port$path"; fi
     rate_ratios=""; cpu_ratios=""; floor_ratios=""; over_floor=""; n_rates=""; t_rates=""; n_cpus=""; t_cpus=""; f_cpus=""
+    n_users=""; t_users=""; f_users=""
     for round in $(seq "$rounds"); do
-        read -r n_rps n_p99 n_cpu n_err <<<"$(run "$nginx_worker" "$n_url")"
-        read -r t_rps t_p99 t_cpu t_err <<<"$(run "$tern_pid" "$t_url")"
-        read -r f_rps f_p99 f_cpu f_err <<<"$(run "$floor_pid" "$f_url")"
-        printf '%-18s %-6s %12s %10s %14s %s\n' "$name" nginx "$n_rps" "$n_p99" "$n_cpu" "${n_err:-}"
-        printf '%-18s %-6s %12s %10s %14s %s\n' "$name" tern "$t_rps" "$t_p99" "$t_cpu" "${t_err:-}"
-        printf '%-18s %-6s %12s %10s %14s %s\n' "$name" floor "$f_rps" "$f_p99" "$f_cpu" "${f_err:-}"
+        read -r n_rps n_p99 n_cpu n_user n_err <<<"$(run "$nginx_worker" "$n_url")"
+        read -r t_rps t_p99 t_cpu t_user t_err <<<"$(run "$tern_pid" "$t_url")"
+        read -r f_rps f_p99 f_cpu f_user f_err <<<"$(run "$floor_pid" "$f_url")"
+        printf '%-18s %-6s %12s %10s %14s %10s %s\n' "$name" nginx "$n_rps" "$n_p99" "$n_cpu" "$n_user" "${n_err:-}"
+        printf '%-18s %-6s %12s %10s %14s %10s %s\n' "$name" tern "$t_rps" "$t_p99" "$t_cpu" "$t_user" "${t_err:-}"
+        printf '%-18s %-6s %12s %10s %14s %10s %s\n' "$name" floor "$f_rps" "$f_p99" "$f_cpu" "$f_user" "${f_err:-}"
         awk -v a="$t_rps" -v b="$n_rps" -v c="$t_cpu" -v d="$n_cpu" -v f="$f_cpu" \
             'BEGIN { printf "%-18s %-6s %11.2fx %10s %13.2fx   (tern/floor CPU %.2fx, floor/nginx %.2fx)\n", "", "ratio", a / b, "", c / d, c / f, f / d }'
         rate_ratios+="$(ratio "$t_rps" "$n_rps")"$'\n'
@@ -192,11 +198,14 @@ for case in "1KiB:http:/1k" "1MiB:http:/1m" "1KiB-TLS:https:/1k"; do
         floor_ratios+="$(ratio "$f_cpu" "$n_cpu")"$'\n'
         over_floor+="$(ratio "$t_cpu" "$f_cpu")"$'\n'
         n_rates+="$n_rps"$'\n'; t_rates+="$t_rps"$'\n'; n_cpus+="$n_cpu"$'\n'; t_cpus+="$t_cpu"$'\n'; f_cpus+="$f_cpu"$'\n'
+        n_users+="$n_user"$'\n'; t_users+="$t_user"$'\n'; f_users+="$f_user"$'\n'
     done
     summary+="$(printf '%-10s nginx %9.0f req/s %7.1f µs   tern %9.0f req/s %7.1f µs   ratio %5.2fx req/s %5.2fx CPU   floor %7.1f µs = %5.2fx nginx, tern = %5.2fx floor' "$name" \
         "$(printf '%s' "$n_rates" | median)" "$(printf '%s' "$n_cpus" | median)" \
         "$(printf '%s' "$t_rates" | median)" "$(printf '%s' "$t_cpus" | median)" \
         "$(printf '%s' "$rate_ratios" | median)" "$(printf '%s' "$cpu_ratios" | median)" \
         "$(printf '%s' "$f_cpus" | median)" "$(printf '%s' "$floor_ratios" | median)" "$(printf '%s' "$over_floor" | median)")"$'\n'
+    summary+="$(printf '%-10s user space: nginx %7.1f µs   tern %7.1f µs   floor %7.1f µs per request' "" \
+        "$(printf '%s' "$n_users" | median)" "$(printf '%s' "$t_users" | median)" "$(printf '%s' "$f_users" | median)")"$'\n'
 done
 printf '\nmedians over %s rounds (the ratio columns are the medians of each round'"'"'s ratio):\n%s' "$rounds" "$summary"
