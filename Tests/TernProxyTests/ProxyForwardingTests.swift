@@ -6,10 +6,6 @@ import XCTest
 
 @testable import TernProxy
 
-#if canImport(Glibc)
-import Glibc
-#endif
-
 final class ProxyForwardingTests: ProxyTestCase {
     func testRoutesByHostThenLongestPrefix() async throws {
         let a = try await self.origin("a")
@@ -347,39 +343,13 @@ func waitFor(timeout: Duration = .seconds(5), _ condition: () -> Bool) async thr
 /// Sends each request on one connection once the answer to the one before has come whole (by its
 /// `Content-Length`), and returns the bodies.
 func sequentialExchanges(port: Int, _ requests: [String]) throws -> [String] {
-    let fd = socket(AF_INET, Int32(SOCK_STREAM.rawValue), 0)
-    defer { close(fd) }
-    var address = sockaddr_in()
-    address.sin_family = sa_family_t(AF_INET)
-    address.sin_port = in_port_t(UInt16(port).bigEndian)
-    address.sin_addr.s_addr = inet_addr("127.0.0.1")
-    let connected = withUnsafePointer(to: &address) {
-        $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { connect(fd, $0, socklen_t(MemoryLayout<sockaddr_in>.size)) }
+    let socket = try BlockingSocket(port: port)
+    return try requests.map { request in
+        try socket.send(request)
+        let head = try socket.readHead().lowercased()
+        guard let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
+            let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
+        else { throw TestFailure(message: "no content-length in \(head)") }
+        return String(decoding: try socket.read(exactly: length), as: UTF8.self)
     }
-    guard connected == 0 else { throw TestFailure(message: "connect failed") }
-    var timeout = timeval(tv_sec: 5, tv_usec: 0)
-    setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &timeout, socklen_t(MemoryLayout<timeval>.size))
-    var bodies: [String] = []
-    var received = [UInt8]()
-    var buffer = [UInt8](repeating: 0, count: 65536)
-    for request in requests {
-        _ = Array(request.utf8).withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, 0) }
-        while true {
-            if let end = received.firstRange(of: Array("\r\n\r\n".utf8)) {
-                let head = String(decoding: received[..<end.lowerBound], as: UTF8.self).lowercased()
-                guard let line = head.split(separator: "\r\n").first(where: { $0.hasPrefix("content-length:") }),
-                    let length = Int(line.dropFirst("content-length:".count).trimmingCharacters(in: .whitespaces))
-                else { throw TestFailure(message: "no content-length in \(head)") }
-                if received.count - end.upperBound >= length {
-                    bodies.append(String(decoding: received[end.upperBound..<(end.upperBound + length)], as: UTF8.self))
-                    received.removeFirst(end.upperBound + length)
-                    break
-                }
-            }
-            let n = recv(fd, &buffer, buffer.count, 0)
-            if n <= 0 { throw TestFailure(message: "connection ended after \(bodies.count) answers") }
-            received += buffer[0..<n]
-        }
-    }
-    return bodies
 }
