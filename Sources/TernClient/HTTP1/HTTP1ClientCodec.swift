@@ -25,6 +25,8 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
     private var pending = PendingMethods()
 
     private var context: ChannelHandlerContext?
+    /// The socket's receive low-water mark while a long body streams in.
+    private var bulk = BulkReceive()
     /// The connection right behind, which takes response parts by a direct call (it sets and
     /// clears this itself, when no decompressor sits in between).
     var connection: HTTP1Connection?
@@ -38,6 +40,7 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
+        self.bulk.lower(context.channel)
         self.context = nil
         self.connection = nil
     }
@@ -113,8 +116,26 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Responses
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
-        self.input.append(self.unwrapInboundIn(data))  // after a 101: kept for whoever comes next
+        let buffer = self.unwrapInboundIn(data)
+        self.bulk.read(buffer.readableBytes)
+        self.input.append(buffer)  // after a 101: kept for whoever comes next
         if !self.decoding && !self.input.parser.hasStopped { self.decode(context: context) }
+    }
+
+    func channelReadComplete(context: ChannelHandlerContext) {
+        if self.bulk.cycleEnded(remaining: self.input.parser.contentBytesRemaining, channel: context.channel) {
+            self.scheduleBulkCheck(context: context)
+        }
+        context.fireChannelReadComplete()
+    }
+
+    /// While the low-water mark is raised: lowers it when a check finds nothing read since the last.
+    private func scheduleBulkCheck(context: ChannelHandlerContext) {
+        let check = context.eventLoop.assumeIsolated().scheduleTask(in: BulkReceive.checkInterval) { [self] in
+            guard let context = self.context else { return }
+            if self.bulk.checked(channel: context.channel) { self.scheduleBulkCheck(context: context) }
+        }
+        self.bulk.scheduled(check)
     }
 
     /// Hands on each part parsed; bytes that arrive meanwhile queue behind the rest.
@@ -171,6 +192,7 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
             }
         }
         self.inactive = true
+        self.bulk.stop()
         context.fireChannelInactive()
     }
 

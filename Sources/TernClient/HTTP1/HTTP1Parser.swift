@@ -93,6 +93,13 @@ package struct HTTP1Parser {
     private var state = State.startLine {
         didSet { self.hasStopped = self.state == .stopped }
     }
+
+    /// The body bytes still to come of a message framed by `Content-Length` whose body is under
+    /// way; nil at any other point (a head, a chunked body, a body that runs to the close).
+    package var contentBytesRemaining: Int? {
+        if case .fixedBody(let remaining) = self.state { return remaining }
+        return nil
+    }
     /// Bytes at the front of the buffer already searched for a line end without finding one.
     private var scanned = 0
     /// Bytes of the head (or trailer section) so far.

@@ -93,10 +93,11 @@ extension TestHTTPHandler {
 
     /// Writes streamed body chunks while the channel is writable; `channelWritabilityChanged` resumes it.
     func pump(context: ChannelHandlerContext) {
-        guard var streaming, context.channel.isActive else { return }
+        guard var streaming, context.channel.isActive, !streaming.stalled else { return }
         var written = 0
-        while context.channel.isWritable, streaming.remaining > 0, written < 16 {
-            let count = min(streaming.remaining, Self.chunkSize)
+        let stop = streaming.stalls.first?.at ?? 0
+        while context.channel.isWritable, streaming.remaining > stop, written < 16 {
+            let count = min(streaming.remaining - stop, Self.chunkSize)
             let slice = Self.pattern.getSlice(at: Self.pattern.readerIndex, length: count)!
             if streaming.chunked {
                 context.write(wrapOutboundOut(ByteBuffer(string: String(count, radix: 16) + "\r\n")), promise: nil)
@@ -109,6 +110,18 @@ extension TestHTTPHandler {
             written += 1
         }
         self.streaming = streaming
+        if let stall = streaming.stalls.first, streaming.remaining == stall.at {
+            // `stall-after`: what was written goes out, then nothing until the stall is over.
+            self.streaming?.stalls.removeFirst()
+            self.streaming?.stalled = true
+            context.flush()
+            timer = context.eventLoop.assumeIsolated().scheduleTask(in: stall.pause) {
+                self.timer = nil
+                self.streaming?.stalled = false
+                self.pump(context: context)
+            }
+            return
+        }
         if streaming.remaining == 0 {
             if streaming.chunked {
                 context.write(wrapOutboundOut(ByteBuffer(string: "0\r\n\r\n")), promise: nil)

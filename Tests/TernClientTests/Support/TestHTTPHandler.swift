@@ -6,7 +6,9 @@ import NIOHTTP1
 ///
 /// Well-behaved routes (all answer HEAD with the head only):
 /// - `/hello`: `Hello, world!` with Content-Length
-/// - `/bytes/N`: N bytes (byte k is `k % 256`) with Content-Length, in 64 KiB chunks under backpressure
+/// - `/bytes/N`: N bytes (byte k is `k % 256`) with Content-Length, in 64 KiB chunks under backpressure;
+///   `?stall-after=B1,B2&stall=MS1,MS2`: pauses of MS1 ms after B1 bytes, MS2 ms after B2 bytes and so on
+///   (default 1000 ms each), the bytes in between as fast as they go (multiples of 256 keep the pattern)
 /// - `/chunked/N`: the same with chunked transfer encoding
 /// - `/sink`: reads a request body of any size without keeping it; answers the byte count as decimal text
 /// - `/echo`: answers the request body; `X-Method` and `X-Body-Length` headers describe the request
@@ -53,6 +55,9 @@ final class TestHTTPHandler: ChannelInboundHandler {
         var remaining: Int
         var chunked: Bool
         var close: Bool
+        /// `stall-after`: each pause as the bytes still to write when it starts, and its length
+        var stalls: [(at: Int, pause: TimeAmount)] = []
+        var stalled = false
     }
 
     enum State {
@@ -176,6 +181,11 @@ final class TestHTTPHandler: ChannelInboundHandler {
                 finish(context, head)
             } else {
                 streaming = Streaming(remaining: n, chunked: chunked, close: shouldClose(head))
+                let offsets = (request.query["stall-after"] ?? "").split(separator: ",").compactMap { Int($0) }
+                let pauses = (request.query["stall"] ?? "").split(separator: ",").compactMap { Int64($0) }
+                streaming?.stalls = offsets.enumerated().filter { $0.element < n }.map { index, offset in
+                    (at: n - offset, pause: .milliseconds(index < pauses.count ? pauses[index] : 1000))
+                }
                 pump(context: context)
             }
         case ("sink", _):
