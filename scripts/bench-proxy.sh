@@ -18,6 +18,8 @@
 #
 # Usage: scripts/bench-proxy.sh [SECONDS] [ROUNDS]      (default 10 s per case and proxy, 3 rounds)
 #
+# CASES="1KiB 1MiB 1KiB-TLS" picks the cases (by default all three, and 1KiB and 1KiB-TLS for an A/B).
+#
 # A/B: scripts/bench-proxy.sh --against TERN_BINARY [SECONDS] [ROUNDS]   (default 4 s, 12 rounds)
 # measures the tree's tern against another build of it (keep a copy of .build/release/tern from
 # before a change), and nothing else: the two alternate in each round, in the order ABBA, and the
@@ -137,6 +139,17 @@ quartiles() {
         END { h = int(NR / 2); printf "%.3f-%.3f", med(1, h), med(NR - h + 1, h) }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { print a / b }'; }
+# cases DEFAULT: the cases to run, as name:scheme:path, from $CASES (names) or DEFAULT.
+cases() {
+    for name in ${CASES:-$1}; do
+        case "$name" in
+            1KiB) echo "1KiB:http:/1k" ;;
+            1MiB) echo "1MiB:http:/1m" ;;
+            1KiB-TLS) echo "1KiB-TLS:https:/1k" ;;
+            *) echo "bench-proxy: unknown case $name (1KiB, 1MiB, 1KiB-TLS)" >&2; exit 2 ;;
+        esac
+    done
+}
 
 if [ -n "$against" ]; then
     taskset -c 1 "$against" proxy --config "$work/base.conf" --log-level warning & base_pid=$!; pids+=($base_pid)
@@ -145,7 +158,7 @@ if [ -n "$against" ]; then
     printf '\nA/B: new = %s, base = %s; both pinned to CPU 1; wrk -t1 -c64 on CPU 0 with the origin; %ss per run, %s rounds (ABBA)\n' \
         "$tern" "$against" "$seconds" "$rounds"
     summary=""
-    for case in "1KiB:http:/1k" "1KiB-TLS:https:/1k"; do
+    for case in $(cases "1KiB 1KiB-TLS"); do
         IFS=: read -r name scheme path <<<"$case"
         if [ "$scheme" = https ]; then b_url="https://127.0.0.1:$base_tls_port$path"; t_url="https://127.0.0.1:$tern_tls_port$path"
         else b_url="http://127.0.0.1:$base_port$path"; t_url="http://127.0.0.1:$tern_port$path"; fi
@@ -178,7 +191,7 @@ printf '\ntern proxy vs nginx %s, and the NIO floor — one worker each pinned t
     "$(nginx -v 2>&1 | sed 's/.*\///')" "$seconds" "$rounds"
 printf '%-18s %-6s %12s %10s %14s %10s\n' case proxy "requests/s" "p99" "CPU µs/req" "user µs"
 summary=""
-for case in "1KiB:http:/1k" "1MiB:http:/1m" "1KiB-TLS:https:/1k"; do
+for case in $(cases "1KiB 1MiB 1KiB-TLS"); do
     IFS=: read -r name scheme path <<<"$case"
     if [ "$scheme" = https ]; then n_url="https://127.0.0.1:$nginx_tls_port$path"; t_url="https://127.0.0.1:$tern_tls_port$path"; f_url="https://127.0.0.1:$floor_tls_port$path"
     else n_url="http://127.0.0.1:$nginx_port$path"; t_url="http://127.0.0.1:$tern_port$path"; f_url="http://127.0.0.1:$floor_port$path"; fi
