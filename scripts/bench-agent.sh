@@ -7,8 +7,12 @@
 #   agent CPU µs/request ÷ AHC CPU µs/request target ≤ 0.667
 #   agent peak RSS ÷ AHC peak RSS             target ≤ 1
 #
-# Usage: scripts/bench-agent.sh [--filter REGEX] [--keep]
+# Usage: scripts/bench-agent.sh [--filter REGEX] [--origin nginx] [--keep]
 #   --filter REGEX     run only the benchmarks whose name contains a match, e.g. 1KiB or 16MiB
+#   --origin nginx     serve /1k and /16m from nginx (one worker, sendfile, files in the page cache)
+#                      rather than BenchOrigin. BenchOrigin sends one hot 64 KiB buffer over and over
+#                      and takes about 90% of a core doing it, so a 16 MiB download's rate there is
+#                      the origin's; nginx costs far less, so the clients' own costs set the rate.
 #   BENCH_MAX_SECONDS  measured seconds per benchmark per round (default 4; five benchmarks: the
 #                      two clients' two cases, and the floor of the 16 MiB case, a bare recv loop)
 #   BENCH_ROUNDS       rounds over all five benchmarks (default 3), pooled into one median
@@ -21,12 +25,14 @@ set -euo pipefail
 root="$(cd "$(dirname "$0")/.." && pwd)"
 package="$root/Benchmarks"
 filter=""
+origin=benchorigin
 keep=0
 while [ $# -gt 0 ]; do
     case "$1" in
         --filter) filter="$2"; shift 2 ;;
+        --origin) origin="$2"; shift 2 ;;
         --keep) keep=1; shift ;;
-        -h|--help) sed -n '2,18p' "$0"; exit 0 ;;
+        -h|--help) sed -n '2,22p' "$0"; exit 0 ;;
         *) echo "unknown argument: $1" >&2; exit 2 ;;
     esac
 done
@@ -34,7 +40,29 @@ done
 export BENCH_MAX_SECONDS="${BENCH_MAX_SECONDS:-4}"
 rounds="${BENCH_ROUNDS:-3}"
 out="$(mktemp -d "${TMPDIR:-/tmp}/bench-agent.XXXXXX")"
-if [ "$keep" = 0 ]; then trap 'rm -rf "$out"' EXIT; fi
+nginx_pid=""
+cleanup() {
+    if [ -n "$nginx_pid" ]; then kill "$nginx_pid" 2>/dev/null || true; wait "$nginx_pid" 2>/dev/null || true; fi
+    if [ "$keep" = 0 ]; then rm -rf "$out"; fi
+}
+trap cleanup EXIT
+
+case "$origin" in
+    benchorigin) ;;
+    nginx)
+        command -v nginx >/dev/null || { echo "bench-agent: nginx is missing (apt-get install -y nginx-light)" >&2; exit 2; }
+        . "$root/scripts/lib/origin.sh"
+        port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+        mkdir -p "$out/nginx"
+        chmod 755 "$out"  # nginx's worker runs as another user
+        origin_setup "$out/nginx" "$port" "sendfile on;" 16m:16777216
+        nginx -c "$out/nginx/origin.conf" -p "$out/nginx" & nginx_pid=$!
+        sleep 0.5
+        export BENCH_ORIGIN_PORT="$port"
+        echo "== origin: nginx on 127.0.0.1:$port (sendfile)" >&2
+        ;;
+    *) echo "bench-agent: unknown origin $origin (benchorigin, nginx)" >&2; exit 2 ;;
+esac
 
 echo "== building BenchOrigin (release)" >&2
 swift build -c release --package-path "$package" --product BenchOrigin >&2
