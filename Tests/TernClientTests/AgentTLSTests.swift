@@ -35,6 +35,29 @@ final class AgentTLSTests: XCTestCase {
         try await assertEqual(await agent.getString(server.url("/hello")), "Hello, world!")
     }
 
+    /// Bulk receive counts decrypted bytes but sets the mark on the socket, whose bytes are
+    /// ciphertext: more of them than the body's, so the raised mark can always be reached.
+    func testALongBodyOverTLSIsReadInBulk() async throws {
+        #if !os(Linux)
+        throw XCTSkip("the receive low-water mark is raised on Linux only")
+        #endif
+        let server = try await startTLSServer()
+        let agent = trustingAgent()
+        let length = 8 << 20
+        let response = try await agent.get(server.url("/bytes/\(length)", host: "localhost"))
+        var total = 0
+        var highest: Int32 = 0
+        for try await buffer in response.body {
+            total += buffer.readableBytes
+            highest = max(highest, SocketLowWater.marks(ofSocketsConnectedTo: server.port).max() ?? 0)
+        }
+        XCTAssertEqual(total, length)
+        XCTAssertEqual(highest, 256 * 1024)
+        XCTAssertEqual(SocketLowWater.marks(ofSocketsConnectedTo: server.port), [1])
+        try await assertEqual(await agent.getString(server.url("/hello", host: "localhost")), "Hello, world!")
+        XCTAssertEqual(server.connectionCount, 1)
+    }
+
     func testTLSConnectionsAreReused() async throws {
         let server = try await startTLSServer()
         let agent = trustingAgent()
