@@ -4,8 +4,9 @@
 #   scripts/bench-cli.sh [--runs N] [--size BYTES] [--server python|nginx] [--no-build]
 #
 # Measures, per invocation of `GET http://127.0.0.1:PORT/file`:
-#   - wall time (hyperfine when installed, else a timed loop), and
-#   - peak resident memory (GNU time's "Maximum resident set size").
+#   - wall time (hyperfine when installed, else a timed loop),
+#   - peak resident memory (GNU time's "Maximum resident set size"), and
+#   - CPU time, user + system (GNU time; in 10 ms steps, so for large bodies).
 # and prints the ratios to curl. tern is built in release (static Swift stdlib) first.
 # Installs what it misses when it can: hyperfine and time (apt-get), httpie (pip).
 # Only 127.0.0.1 is ever contacted.
@@ -139,24 +140,33 @@ else
     done
 fi
 
-# --- peak memory ---------------------------------------------------------------------------------
+# --- peak memory and CPU time -------------------------------------------------------------------
+# Five runs each under GNU time: the least peak RSS, and the median CPU time (user + system, in
+# the 10 ms steps the kernel counts in; meaningful for large bodies, --size 1073741824 say).
 declare -A RSS
+declare -A CPU
 for n in $NAMES; do
     best=""
+    cpus=""
     for _ in 1 2 3 4 5; do
-        kb=$(/usr/bin/time -v ${CMD[$n]} 2>&1 </dev/null >/dev/null | awk -F': ' '/Maximum resident set size/ {print $2}')
+        report=$(/usr/bin/time -v ${CMD[$n]} 2>&1 </dev/null >/dev/null)
+        kb=$(awk -F': ' '/Maximum resident set size/ {print $2}' <<<"$report")
+        cpus+="$(awk -F': ' '/User time/ {u = $2} /System time/ {s = $2} END {print u + s}' <<<"$report") "
         if [ -z "$best" ] || [ "$kb" -lt "$best" ]; then best=$kb; fi
     done
     RSS[$n]=$best
+    CPU[$n]=$(python3 -c "import statistics, sys; print(statistics.median(float(x) for x in sys.argv[1:]))" $cpus)
 done
 
 # --- table ---------------------------------------------------------------------------------------
-printf '%-8s %13s %10s %11s %14s %10s\n' client "wall $STAT ms" "vs curl" "mean ms" "peak RSS (MB)" "vs curl"
+printf '%-8s %13s %10s %11s %14s %10s %12s %10s\n' client "wall $STAT ms" "vs curl" "mean ms" "peak RSS (MB)" "vs curl" "CPU ms" "vs curl"
 for n in $NAMES; do
-    python3 - "$n" "${MEAN[$n]}" "${MEAN[curl]}" "${AVG[$n]}" "${RSS[$n]}" "${RSS[curl]}" <<'EOF'
+    python3 - "$n" "${MEAN[$n]}" "${MEAN[curl]}" "${AVG[$n]}" "${RSS[$n]}" "${RSS[curl]}" "${CPU[$n]}" "${CPU[curl]}" <<'EOF'
 import sys
 name, mean, curl_mean, avg, rss, curl_rss = sys.argv[1], float(sys.argv[2]), float(sys.argv[3]), float(sys.argv[4]), int(sys.argv[5]), int(sys.argv[6])
-print(f"{name:<8} {mean*1000:13.2f} {mean/curl_mean:9.2f}x {avg*1000:11.2f} {rss/1024:14.1f} {rss/curl_rss:9.2f}x")
+cpu, curl_cpu = float(sys.argv[7]), float(sys.argv[8])
+cpu_ratio = f"{cpu/curl_cpu:9.2f}x" if curl_cpu > 0 else f"{'n/a':>10}"
+print(f"{name:<8} {mean*1000:13.2f} {mean/curl_mean:9.2f}x {avg*1000:11.2f} {rss/1024:14.1f} {rss/curl_rss:9.2f}x {cpu*1000:12.0f} {cpu_ratio}")
 EOF
 done
 python3 - "${MEAN[tern]}" "${MEAN[curl]}" "$STAT" <<'EOF'
