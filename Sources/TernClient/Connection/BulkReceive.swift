@@ -18,19 +18,20 @@ import Musl
 ///   it arrives and the next response's head is never held back;
 /// - checked every `checkInterval` while raised: a check that finds no read since the last one
 ///   lowers it again, and Linux then wakes the loop at once for what has arrived. A body that
-///   stalls reaches its reader at most about two intervals late, long before any read timeout;
+///   stalls reaches its reader at most about two intervals (20 ms) late, well within any read
+///   timeout one would set;
 /// - the kernel wakes the reader anyway when the receive window is nearly closed, so a mark the
 ///   window cannot hold never stalls the sender (Linux's `tcp_epollin_ready`).
 ///
-/// Linux only: there the mark governs `epoll` readiness with those escapes. Elsewhere, and on
-/// Unix domain sockets (whose readiness ignores the mark), it is never raised.
+/// Linux TCP only: there the mark governs `epoll` readiness with those escapes, and that is what
+/// was measured. On other systems, and on Unix domain sockets, it is never raised.
 struct BulkReceive {
     static let mark = 256 * 1024
     static let bulkCycle = 64 * 1024
     static let checkInterval = TimeAmount.milliseconds(10)
 
     /// Whether the mark is raised now.
-    private(set) var raised = false
+    private var raised = false
     /// Bytes read in the read cycle under way.
     private var cycleBytes = 0
     /// Whether a read came since the last check.
