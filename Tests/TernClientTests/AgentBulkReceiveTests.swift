@@ -17,12 +17,7 @@ final class AgentBulkReceiveTests: XCTestCase {
         let agent = makeAgent()
         let length = 16 << 20
         let response = try await agent.get(server.url("/bytes/\(length)"))
-        var total = 0
-        var highest: Int32 = 0
-        for try await buffer in response.body {
-            total += buffer.readableBytes
-            highest = max(highest, SocketLowWater.marks(ofSocketsConnectedTo: server.port).max() ?? 0)
-        }
+        let (total, highest) = try await SocketLowWater.readBody(of: response, connectedTo: server.port)
         XCTAssertEqual(total, length)
         XCTAssertEqual(highest, 256 * 1024, "the mark was never raised during a 16 MiB body")
         // The connection is back in the pool, open, with the default mark: the next response's head
@@ -37,12 +32,7 @@ final class AgentBulkReceiveTests: XCTestCase {
         let server = try await startServer()
         let agent = makeAgent()
         let response = try await agent.get(server.url("/bytes/\(400 << 10)"))
-        var total = 0
-        var highest: Int32 = 0
-        for try await buffer in response.body {
-            total += buffer.readableBytes
-            highest = max(highest, SocketLowWater.marks(ofSocketsConnectedTo: server.port).max() ?? 0)
-        }
+        let (total, highest) = try await SocketLowWater.readBody(of: response, connectedTo: server.port)
         XCTAssertEqual(total, 400 << 10)
         XCTAssertEqual(highest, 1, "400 KiB is less than twice the mark: nothing to gain")
     }

@@ -45,12 +45,7 @@ final class AgentTLSTests: XCTestCase {
         let agent = trustingAgent()
         let length = 8 << 20
         let response = try await agent.get(server.url("/bytes/\(length)", host: "localhost"))
-        var total = 0
-        var highest: Int32 = 0
-        for try await buffer in response.body {
-            total += buffer.readableBytes
-            highest = max(highest, SocketLowWater.marks(ofSocketsConnectedTo: server.port).max() ?? 0)
-        }
+        let (total, highest) = try await SocketLowWater.readBody(of: response, connectedTo: server.port)
         XCTAssertEqual(total, length)
         XCTAssertEqual(highest, 256 * 1024)
         XCTAssertEqual(SocketLowWater.marks(ofSocketsConnectedTo: server.port), [1])

@@ -1,4 +1,5 @@
 import Foundation
+import TernClient
 
 #if canImport(Glibc)
 import Glibc
@@ -27,5 +28,19 @@ enum SocketLowWater {
         #else
         return []
         #endif
+    }
+}
+
+extension SocketLowWater {
+    /// Reads a response's body to its end, looking at the mark of the client's sockets to `port`
+    /// after each part: the body's length and the highest mark seen while it came.
+    static func readBody(of response: Response, connectedTo port: Int) async throws -> (length: Int, highestMark: Int32) {
+        var length = 0
+        var highest: Int32 = 0
+        for try await buffer in response.body {
+            length += buffer.readableBytes
+            highest = max(highest, self.marks(ofSocketsConnectedTo: port).max() ?? 0)
+        }
+        return (length, highest)
     }
 }
