@@ -121,6 +121,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     var clientWritable = true
     var readPending = false
     var responsePaused = false
+    /// When the exchange began: set only while something records durations (access log, metrics).
     var startTime = NIODeadline.uptimeNanoseconds(0)
     /// The fields we add to a head whose client lines go upstream as they came (`X-Forwarded-*`,
     /// `Via`), kept for the next exchange on this connection: they change only with its `Host`,
@@ -239,7 +240,9 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         self.addsVia = runtime.configuration.forwarding.via
         // `keepalive-timeout 0`: every connection serves one exchange.
         self.keepAlive = (facts?.keepsAlive(head.version) ?? head.keepsAlive) && runtime.configuration.limits.keepAliveTimeout > .zero
-        self.startTime = .now()
+        // The clock only for what records a duration: the access log and the admin's metrics (both
+        // set for the loop's life when the server starts).
+        if self.loop.accessLog != nil || self.loop.metrics != nil { self.startTime = .now() }
 
         let host = Substring.hostWithoutPort(hostField ?? "")
         guard let route = runtime.router.match(host: host, path: head.uri[...]) else {
