@@ -39,6 +39,18 @@ fi
 seconds="${1:-$([ -n "$against" ] && echo 4 || echo 10)}"
 rounds="${2:-$([ -n "$against" ] && echo 12 || echo 3)}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
+# cases DEFAULT: the cases to run, as name:scheme:path, from $CASES (names) or DEFAULT.
+cases() {
+    for name in ${CASES:-$1}; do
+        case "$name" in
+            1KiB) echo "1KiB:http:/1k" ;;
+            1MiB) echo "1MiB:http:/1m" ;;
+            1KiB-TLS) echo "1KiB-TLS:https:/1k" ;;
+            *) echo "bench-proxy: unknown case $name (1KiB, 1MiB, 1KiB-TLS)" >&2; return 2 ;;
+        esac
+    done
+}
+cases "" >/dev/null || exit 2  # a loop over $(cases …) would skip a bad name silently
 . "$root/scripts/lib/origin.sh"
 work="$(mktemp -d /tmp/tern-bench-proxy.XXXXXX)"
 for tool in nginx wrk openssl taskset; do
@@ -139,17 +151,6 @@ quartiles() {
         END { h = int(NR / 2); printf "%.3f-%.3f", med(1, h), med(NR - h + 1, h) }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { print a / b }'; }
-# cases DEFAULT: the cases to run, as name:scheme:path, from $CASES (names) or DEFAULT.
-cases() {
-    for name in ${CASES:-$1}; do
-        case "$name" in
-            1KiB) echo "1KiB:http:/1k" ;;
-            1MiB) echo "1MiB:http:/1m" ;;
-            1KiB-TLS) echo "1KiB-TLS:https:/1k" ;;
-            *) echo "bench-proxy: unknown case $name (1KiB, 1MiB, 1KiB-TLS)" >&2; exit 2 ;;
-        esac
-    done
-}
 
 if [ -n "$against" ]; then
     taskset -c 1 "$against" proxy --config "$work/base.conf" --log-level warning & base_pid=$!; pids+=($base_pid)
