@@ -19,10 +19,13 @@
 # Usage: scripts/bench-proxy.sh [SECONDS] [ROUNDS]      (default 10 s per case and proxy, 3 rounds)
 #
 # CASES="1KiB 1MiB 1KiB-TLS" picks the cases (by default all three, and 1KiB and 1KiB-TLS for an A/B).
+# tern is the production build, profile-guided (scripts/build-release.sh); PGO=0 measures the plain
+# `swift build -c release` instead.
 #
 # A/B: scripts/bench-proxy.sh --against TERN_BINARY [SECONDS] [ROUNDS]   (default 4 s, 12 rounds)
-# measures the tree's tern against another build of it (keep a copy of .build/release/tern from
-# before a change), and nothing else: the two alternate in each round, in the order ABBA, and the
+# measures the tree's tern against another build of it (keep a copy of the binary from before a
+# change: .build-pgo/release/tern, or .build/release/tern with PGO=0, so that both are built
+# alike), and nothing else: the two alternate in each round, in the order ABBA, and the
 # summary gives the median and the quartiles of the rounds' ratios (new/base). A change smaller
 # than the quartiles' spread is not one this machine can show.
 #
@@ -57,9 +60,16 @@ for tool in nginx wrk openssl taskset; do
     command -v "$tool" >/dev/null || { echo "bench-proxy: $tool is missing (apt-get install -y nginx-light wrk openssl)" >&2; exit 2; }
 done
 
-echo "building tern (release)…" >&2
-swift build -c release --product tern --package-path "$root" -Xswiftc -enforce-exclusivity=unchecked >&2
-tern="$(swift build -c release --product tern --package-path "$root" --show-bin-path)/tern"
+if [ "${PGO:-1}" = 0 ]; then
+    echo "building tern (release, no profile)…" >&2
+    swift build -c release --product tern --package-path "$root" -Xswiftc -enforce-exclusivity=unchecked >&2
+    tern="$(swift build -c release --product tern --package-path "$root" --show-bin-path)/tern"
+    build_kind="plain release build"
+else
+    echo "building tern (release, profile-guided: scripts/build-release.sh)…" >&2
+    tern="$("$root/scripts/build-release.sh" | tail -1)"
+    build_kind="profile-guided release build"
+fi
 # The floor is built with the same flags, in a build directory of its own (the agent benchmarks'
 # build uses none; sharing one would rebuild NIO at every switch).
 if [ -z "$against" ]; then
@@ -76,6 +86,14 @@ cleanup() {
     rm -rf "$work"
 }
 trap cleanup EXIT
+# alive NAME PID…: stop here, rather than print rounds of nothing, when a contender did not start
+# (a port in use, say: its own message says which).
+alive() {
+    local name="$1"; shift
+    for pid in "$@"; do
+        kill -0 "$pid" 2>/dev/null || { echo "bench-proxy: $name did not start (see above)" >&2; exit 1; }
+    done
+}
 
 openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 1 -subj /CN=localhost \
     -addext subjectAltName=DNS:localhost -keyout "$work/key.pem" -out "$work/cert.pem" 2>/dev/null
@@ -117,7 +135,7 @@ route / { proxy origin }
 EOF
 sed -e "s/:$tern_port:/:$base_port:/" -e "s/:$tern_tls_port:/:$base_tls_port:/" "$work/tern.conf" > "$work/base.conf"
 
-taskset -c 0 nginx -c "$work/origin.conf" -p "$work" & pids+=($!)
+taskset -c 0 nginx -c "$work/origin.conf" -p "$work" & origin_pid=$!; pids+=($origin_pid)
 sleep 0.5
 
 cpu_ticks() { awk '{print $14 + $15}' "/proc/$1/stat"; }
@@ -156,8 +174,9 @@ if [ -n "$against" ]; then
     taskset -c 1 "$against" proxy --config "$work/base.conf" --log-level warning & base_pid=$!; pids+=($base_pid)
     taskset -c 1 "$tern" proxy --config "$work/tern.conf" --log-level warning & tern_pid=$!; pids+=($tern_pid)
     sleep 1
-    printf '\nA/B: new = %s, base = %s; both pinned to CPU 1; wrk -t1 -c64 on CPU 0 with the origin; %ss per run, %s rounds (ABBA)\n' \
-        "$tern" "$against" "$seconds" "$rounds"
+    alive "a proxy or the origin" "$origin_pid" "$base_pid" "$tern_pid"
+    printf '\nA/B: new = %s (%s), base = %s; both pinned to CPU 1; wrk -t1 -c64 on CPU 0 with the origin; %ss per run, %s rounds (ABBA)\n' \
+        "$tern" "$build_kind" "$against" "$seconds" "$rounds"
     summary=""
     for case in $(cases "1KiB 1KiB-TLS"); do
         IFS=: read -r name scheme path <<<"$case"
@@ -186,10 +205,11 @@ taskset -c 1 nginx -c "$work/nginx-proxy.conf" -p "$work" & nginx_pid=$!; pids+=
 taskset -c 1 "$tern" proxy --config "$work/tern.conf" --log-level warning & tern_pid=$!; pids+=($tern_pid)
 taskset -c 1 "$floor" "$floor_port" "$origin_port" "$floor_tls_port" "$work/key.pem" "$work/cert.pem" >/dev/null & floor_pid=$!; pids+=($floor_pid)
 sleep 1
+alive "a proxy or the origin" "$origin_pid" "$nginx_pid" "$tern_pid" "$floor_pid"
 nginx_worker=$(pgrep -P "$nginx_pid" | head -1)
 
-printf '\ntern proxy vs nginx %s, and the NIO floor — one worker each pinned to CPU 1; wrk -t1 -c64 on CPU 0 with the origin; %ss per run, %s rounds\n' \
-    "$(nginx -v 2>&1 | sed 's/.*\///')" "$seconds" "$rounds"
+printf '\ntern proxy (%s) vs nginx %s, and the NIO floor — one worker each pinned to CPU 1; wrk -t1 -c64 on CPU 0 with the origin; %ss per run, %s rounds\n' \
+    "$build_kind" "$(nginx -v 2>&1 | sed 's/.*\///')" "$seconds" "$rounds"
 printf '%-18s %-6s %12s %10s %14s %10s\n' case proxy "requests/s" "p99" "CPU µs/req" "user µs"
 summary=""
 for case in $(cases "1KiB 1MiB 1KiB-TLS"); do
