@@ -24,11 +24,10 @@ echo "building tern (release)…" >&2
 swift build -c release --product tern --package-path "$root" -Xswiftc -enforce-exclusivity=unchecked >&2
 tern="$(swift build -c release --product tern --package-path "$root" --show-bin-path)/tern"
 
-pids=()
+. "$root/scripts/lib/processes.sh"
 cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
+    stop_processes
     pkill -f "varnishd.*$work" 2>/dev/null || true
-    wait 2>/dev/null || true
     rm -rf "$work"
 }
 trap cleanup EXIT

@@ -79,12 +79,7 @@ if [ -z "$against" ]; then
     floor="$("${floor_build[@]}" --show-bin-path)/ProxyFloor"
 fi
 
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
+. "$root/scripts/lib/processes.sh"
 trap cleanup EXIT
 # alive NAME PID…: stop here, rather than print rounds of nothing, when a contender did not start
 # (a port in use, say: its own message says which).

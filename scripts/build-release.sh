@@ -24,6 +24,7 @@ set -euo pipefail
 
 root="$(cd "$(dirname "$0")/.." && pwd)"
 . "$root/scripts/lib/origin.sh"
+. "$root/scripts/lib/load.sh"
 for tool in nginx wrk openssl; do
     command -v "$tool" >/dev/null || { echo "build-release: $tool is missing (apt-get install -y nginx-light wrk openssl)" >&2; exit 2; }
 done
@@ -47,12 +48,7 @@ echo "build-release: the instrumented build…" >&2
 trainee="$("${train_build[@]}" --show-bin-path)/tern"
 
 work="$(mktemp -d /tmp/tern-build-release.XXXXXX)"
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
+. "$root/scripts/lib/processes.sh"
 trap cleanup EXIT
 
 origin_port=18590; port=18593; tls_port=18594
@@ -89,15 +85,9 @@ for _ in $(seq 50); do
 done
 
 echo "build-release: training…" >&2
-browser=(-H "User-Agent: Mozilla/5.0 (X11; Linux x86_64; rv:133.0) Gecko/20100101 Firefox/133.0"
-    -H "Accept: text/html,application/xhtml+xml,application/xml;q=0.9,*/*;q=0.8" -H "Accept-Language: en-US,en;q=0.5"
-    -H "Accept-Encoding: gzip, deflate, br, zstd" -H "Referer: https://www.example.com/articles/2026/12/some-long-article-name"
-    -H "Cookie: session=5f2b8c1e9a7d4e3f8b6a2c1d0e9f8a7b; theme=dark; _ga=GA1.2.1234567890.1700000000"
-    -H "Upgrade-Insecure-Requests: 1" -H "Sec-Fetch-Dest: document" -H "Sec-Fetch-Mode: navigate"
-    -H "Sec-Fetch-Site: same-origin" -H "Priority: u=0, i")
 load() { wrk -t1 "$@" | awk '/Requests\/sec/ { print "  " $2 " requests/s" }' >&2; }
 load -c64 -d12s "http://127.0.0.1:$port/1k"
-load -c64 -d5s "${browser[@]}" "http://127.0.0.1:$port/1k"
+load -c64 -d5s "${browser_fields[@]}" "http://127.0.0.1:$port/1k"
 load -c64 -d8s "https://127.0.0.1:$tls_port/1k"
 load -c16 -d5s "http://127.0.0.1:$port/1m"
 load -c64 -d5s "http://127.0.0.1:$port/cached/1k"

@@ -16,12 +16,7 @@ echo "building tern…" >&2
 swift build --product tern --package-path "$root" >&2
 tern="$(swift build --product tern --package-path "$root" --show-bin-path)/tern"
 
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
+. "$root/scripts/lib/processes.sh"
 trap cleanup EXIT
 
 chmod 755 "$work"

@@ -21,12 +21,7 @@ echo "building tern (release)…" >&2
 swift build -c release --product tern --package-path "$root" -Xswiftc -enforce-exclusivity=unchecked >&2
 built="$(swift build -c release --product tern --package-path "$root" -Xswiftc -enforce-exclusivity=unchecked --show-bin-path)/tern"
 
-pids=()
-cleanup() {
-    for pid in "${pids[@]}"; do kill "$pid" 2>/dev/null || true; done
-    wait 2>/dev/null || true
-    rm -rf "$work"
-}
+. "$root/scripts/lib/processes.sh"
 trap cleanup EXIT
 
 # A copy: a rebuild during a long soak must not swap the binary under the running proxy.
