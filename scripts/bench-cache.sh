@@ -8,7 +8,9 @@
 # gives each figure's median over the rounds, and the ratios against Varnish.
 #
 # Usage: scripts/bench-cache.sh [SECONDS] [ROUNDS]     (default 10 s, 3 rounds)
-# Needs nginx, varnish, redis-server, wrk (apt-get install -y nginx-light varnish redis-server wrk).
+# tern is the production build, profile-guided (scripts/build-release.sh); PGO=0 measures the plain
+# `swift build -c release` instead.
+# Needs nginx, varnish, redis-server, wrk and openssl (apt-get install -y nginx-light varnish redis-server wrk openssl).
 set -euo pipefail
 
 seconds="${1:-10}"
@@ -20,9 +22,8 @@ for tool in nginx varnishd redis-server wrk taskset; do
     command -v "$tool" >/dev/null || { echo "bench-cache: $tool is missing (apt-get install -y nginx-light varnish redis-server wrk)" >&2; exit 2; }
 done
 
-echo "building tern (release)…" >&2
-swift build -c release --product tern --package-path "$root" -Xswiftc -enforce-exclusivity=unchecked >&2
-tern="$(swift build -c release --product tern --package-path "$root" --show-bin-path)/tern"
+. "$root/scripts/lib/build.sh"
+build_tern
 
 . "$root/scripts/lib/processes.sh"
 cleanup() {
@@ -126,7 +127,7 @@ for round in $(seq 1 "$rounds"); do
     done
 done
 
-printf '\ncache hits, 1 KiB, one worker each pinned to CPU 1; wrk -t1 -c64 on CPU 0; %ss × %s rounds, medians\n' "$seconds" "$rounds"
+printf '\ncache hits, 1 KiB, tern as its %s; one worker each pinned to CPU 1; wrk -t1 -c64 on CPU 0; %ss × %s rounds, medians\n' "$build_kind" "$seconds" "$rounds"
 printf '%-12s %12s %10s %14s %14s %14s\n' proxy "requests/s" "p99 ms" "CPU µs/req" "rps/varnish" "CPU/varnish"
 v_rps=$(median < "$work/varnish.rps"); v_cpu=$(median < "$work/varnish.cpu")
 for name in "${names[@]}"; do

@@ -60,16 +60,8 @@ for tool in nginx wrk openssl taskset; do
     command -v "$tool" >/dev/null || { echo "bench-proxy: $tool is missing (apt-get install -y nginx-light wrk openssl)" >&2; exit 2; }
 done
 
-if [ "${PGO:-1}" = 0 ]; then
-    echo "building tern (release, no profile)…" >&2
-    swift build -c release --product tern --package-path "$root" -Xswiftc -enforce-exclusivity=unchecked >&2
-    tern="$(swift build -c release --product tern --package-path "$root" --show-bin-path)/tern"
-    build_kind="plain release build"
-else
-    echo "building tern (release, profile-guided: scripts/build-release.sh)…" >&2
-    tern="$("$root/scripts/build-release.sh" | tail -1)"
-    build_kind="profile-guided release build"
-fi
+. "$root/scripts/lib/build.sh"
+build_tern
 # The floor is built with the same flags, in a build directory of its own (the agent benchmarks'
 # build uses none; sharing one would rebuild NIO at every switch).
 if [ -z "$against" ]; then
