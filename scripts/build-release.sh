@@ -94,18 +94,23 @@ route / {
     cache off
 }
 EOF
-nginx -c "$work/origin.conf" -p "$work" & pids+=($!)
+nginx -c "$work/origin.conf" -p "$work" & origin=$!
+pids+=($origin)
 mkdir -p "$work/profiles"
 export LLVM_PROFILE_FILE="$work/profiles/tern-%p.profraw"
 "$trainee" proxy --config "$work/tern.conf" --log-level warning & proxy=$!
 pids+=($proxy)
 for _ in $(seq 50); do
-    (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break
+    (exec 3<>"/dev/tcp/127.0.0.1/$port" && exec 4<>"/dev/tcp/127.0.0.1/$tls_port") 2>/dev/null && break
     sleep 0.2
+done
+for pid in "$origin" "$proxy"; do
+    kill -0 "$pid" 2>/dev/null || { echo "build-release: the origin or the proxy to train did not start (see above)" >&2; exit 1; }
 done
 
 echo "build-release: training…" >&2
-load() { wrk -t1 "$@" | awk '/Requests\/sec/ { print "  " $2 " requests/s" }' >&2; }
+# A load that fails (the proxy gone) shows as its rate; the proxy's exit status says why, below.
+load() { wrk -t1 "$@" | awk '/Requests\/sec/ { print "  " $2 " requests/s" }' >&2 || true; }
 load -c64 -d12s "http://127.0.0.1:$port/1k"
 load -c64 -d5s "${browser_fields[@]}" "http://127.0.0.1:$port/1k"
 load -c64 -d8s "https://127.0.0.1:$tls_port/1k"
@@ -119,7 +124,7 @@ for _ in 1 2 3 4 5; do
     "$trainee" GET "http://127.0.0.1:$origin_port/1k" > /dev/null
 done
 kill -TERM "$proxy"
-wait "$proxy" || { echo "build-release: the trained proxy did not exit cleanly" >&2; exit 1; }
+wait "$proxy" || { echo "build-release: the proxy in training did not exit cleanly (see above); no profile made" >&2; exit 1; }
 
 rm -rf "$profiles"  # an older tree's: never used again
 mkdir -p "$profiles"
