@@ -52,7 +52,8 @@ case "$origin" in
     nginx)
         command -v nginx >/dev/null || { echo "bench-agent: nginx is missing (apt-get install -y nginx-light)" >&2; exit 2; }
         . "$root/scripts/lib/origin.sh"
-        port="$(python3 -c 'import socket; s = socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')"
+        . "$root/scripts/lib/port.sh"
+        port="$(free_port)"
         mkdir -p "$out/nginx"
         chmod 755 "$out"  # nginx's worker runs as another user
         origin_setup "$out/nginx" "$port" "sendfile on;" 16m:16777216

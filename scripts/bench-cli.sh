@@ -62,7 +62,8 @@ fi
 # --- the server ----------------------------------------------------------------------------------
 mkdir -p "$WORK/www"
 head -c "$SIZE" /dev/urandom > "$WORK/www/file"
-PORT=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')
+. "$ROOT/scripts/lib/port.sh"
+PORT=$(free_port)
 if [ "$SERVER" = auto ]; then
     if have nginx || [ -x /usr/sbin/nginx ]; then SERVER=nginx; else SERVER=python; fi
 fi

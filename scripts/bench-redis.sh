@@ -155,7 +155,8 @@ swift build -c release --package-path "$bench" -Xswiftc -enforce-exclusivity=unc
 binary="$(swift build -c release --package-path "$bench" --show-bin-path)/tern-redis-bench"
 
 # A server of our own on a free port.
-port="$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1]); s.close()')"
+. "$repo/scripts/lib/port.sh"
+port="$(free_port)"
 workdir="$(mktemp -d)"
 redis-server --port "$port" --bind 127.0.0.1 --save "" --appendonly no --daemonize no --dir "$workdir" \
     --logfile "$workdir/redis.log" &
