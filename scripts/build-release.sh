@@ -18,7 +18,7 @@
 #   4. the release build with that profile (.build-pgo/).
 # Steps 1-3 run only when there is no profile for the tree as it is: a second run on the same tree
 # takes seconds. A new profile is named in the compiler's flags, so the release build then
-# compiles everything again with it (about 5 minutes on 2 cores; the first run, about 10).
+# compiles every Swift module again with it (3 to 5 minutes on 2 cores; the first run, about 10).
 #
 # Usage: scripts/build-release.sh        prints the binary's path on its last line of stdout
 #   (build messages go to stderr). Flags as the benchmarks use: -enforce-exclusivity=unchecked.
