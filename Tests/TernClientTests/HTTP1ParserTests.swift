@@ -188,6 +188,20 @@ final class HTTP1ParserTests: XCTestCase {
                 XCTAssertEqual(HTTP1Parser.hasNoControlByte(word), !control, "byte \(value) at \(position)")
             }
         }
+        // The scan jumps to the first control byte of a word: its offset is exact whatever the
+        // bytes after it are (a borrow may flag those falsely, never one before).
+        for position in 0..<8 {
+            for value in (0...255).map(UInt8.init) where value < 0x20 || value == 0x7F {
+                for after: UInt8 in [0x00, 0x0A, 0x0D, 0x1F, 0x20, 0x21, 0x7E, 0x7F, 0x80, 0xFF] {
+                    var bytes = [UInt8](repeating: 0xFF, count: 8)
+                    for index in 0..<position { bytes[index] = [0x20, 0x80, 0xFF, 0x21][index % 4] }
+                    bytes[position] = value
+                    for index in (position + 1)..<8 { bytes[index] = after }
+                    let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                    XCTAssertEqual(HTTP1Parser.firstFlagged(HTTP1Parser.controlBytes(word)), position, "byte \(value) at \(position), then \(after)")
+                }
+            }
+        }
         // And in the parser: a long field with a control byte at each offset (values with
         // obs-text around it) is refused; without one, it is read whole.
         let value = "\u{e9}abcdefghijklmnopqrstuvwxyz0123456789"

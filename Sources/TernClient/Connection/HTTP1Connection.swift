@@ -145,7 +145,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         }
         if self.readPending {
             self.readPending = false
-            context.read()
+            self.passRead(context)
         }
     }
 
@@ -177,7 +177,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         self.lastActivity = .now()
         if self.readPending, let context = self.context {
             self.readPending = false
-            context.read()
+            self.passRead(context)
         }
     }
 
@@ -199,11 +199,16 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
 
     // MARK: Channel events
 
+    /// Reads through the codec directly when it is there (`HTTP1ClientCodec.passRead`).
+    private func passRead(_ context: ChannelHandlerContext) {
+        if self.codec?.passRead() != true { context.read() }
+    }
+
     func read(context: ChannelHandlerContext) {
         if self.readPaused {
             self.readPending = true
         } else {
-            context.read()
+            self.passRead(context)
         }
     }
 

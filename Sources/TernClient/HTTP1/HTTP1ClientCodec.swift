@@ -89,6 +89,16 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
+    /// A read from the connection behind by a direct call: passed to the handlers in front, as
+    /// the pipeline would pass it through this codec (which leaves reads alone), without the hop
+    /// (a context call and its retains, on every response). False once the codec is out of the
+    /// pipeline: the caller reads through its own context.
+    package func passRead() -> Bool {
+        guard let context = self.context else { return false }
+        context.read()
+        return true
+    }
+
     func flush(context: ChannelHandlerContext) {
         self.writer.writeGathered(context: context, promise: nil)
         context.flush()

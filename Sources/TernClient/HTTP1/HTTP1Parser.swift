@@ -303,12 +303,15 @@ package struct HTTP1Parser {
             var index = start
             while index < searchEnd {
                 // Field lines: eight bytes at a time while none is a control character (CR and LF
-                // included); the byte loop below takes over at the first that may be one.
-                if !requestLine, index + 8 <= searchEnd,
-                    Self.hasNoControlByte(UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self))
-                {
-                    index += 8
-                    continue
+                // included); at a word that holds one, straight to it (its offset is exact), for
+                // the byte steps below to take.
+                if !requestLine, index + 8 <= searchEnd {
+                    let controls = Self.controlBytes(UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self))
+                    if controls == 0 {
+                        index += 8
+                        continue
+                    }
+                    index += Self.firstFlagged(controls)
                 }
                 let byte = bytes[index]
                 // A request line is checked as it comes, as llhttp did: a line that goes wrong and
@@ -349,16 +352,30 @@ package struct HTTP1Parser {
         }
     }
 
-    /// Whether none of a word's eight bytes is below 0x20 or 0x7F (the classic "has a byte less
-    /// than n" and "has a zero byte" tests, exact for whether any byte matches).
+    /// Whether none of a word's eight bytes is below 0x20 or 0x7F.
     @inline(__always)
     static func hasNoControlByte(_ word: UInt64) -> Bool {
+        Self.controlBytes(word) == 0
+    }
+
+    /// A word's bytes below 0x20 or equal to 0x7F, flagged by their high bits (the classic "has a
+    /// byte less than n" and "has a zero byte" tests): zero exactly when there is none, and the
+    /// lowest flag marks the first such byte exactly (a flag above it may be false, from a borrow).
+    @inline(__always)
+    static func controlBytes(_ word: UInt64) -> UInt64 {
         let ones: UInt64 = 0x0101_0101_0101_0101
         let highs: UInt64 = 0x8080_8080_8080_8080
         let belowSpace = (word &- ones &* 0x20) & ~word & highs
         let delete = word ^ (ones &* 0x7F)
         let isDelete = (delete &- ones) & ~delete & highs
-        return belowSpace | isDelete == 0
+        return belowSpace | isDelete
+    }
+
+    /// The offset in memory order of the first byte `controlBytes` flagged (the word was loaded
+    /// from memory, so its first byte is its lowest on this little-endian machine).
+    @inline(__always)
+    static func firstFlagged(_ flags: UInt64) -> Int {
+        UInt64(littleEndian: flags).trailingZeroBitCount >> 3
     }
 
     private mutating func fail(_ error: HTTPParserError) throws(HTTPParserError) -> Never {

@@ -127,7 +127,22 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     /// `Via`), kept for the next exchange on this connection: they change only with its `Host`,
     /// its version or the forwarding settings, so a keep-alive client's requests share one copy
     /// rather than each building its own.
-    private var addedFields: (host: String?, version: HTTPVersion, forwarding: ProxyConfiguration.Forwarding, fields: HTTPHeaders)?
+    /// A class, not a tuple: taking a tuple out of the optional to compare copied its string and
+    /// fields (two retains, two releases) on every request.
+    private var addedFields: AddedFields?
+    private final class AddedFields {
+        let host: String?
+        let version: HTTPVersion
+        let forwarding: ProxyConfiguration.Forwarding
+        let fields: HTTPHeaders
+
+        init(host: String?, version: HTTPVersion, forwarding: ProxyConfiguration.Forwarding, fields: HTTPHeaders) {
+            self.host = host
+            self.version = version
+            self.forwarding = forwarding
+            self.fields = fields
+        }
+    }
     var quiescing = false
     var closed = false
     var requestsServed = 0
@@ -249,7 +264,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             return self.respondLocally(.notFound)
         }
         self.route = route
-        self.rewritesResponseFields = !route.config.responseHeaders.isEmpty
+        self.rewritesResponseFields = route.rewritesResponseFields
         if let status = route.fixedStatus {
             return self.respondLocally(status, body: route.fixedBody, contentType: "text/plain; charset=utf-8")
         }
@@ -269,7 +284,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             self.bodyMode = length == 0 ? .none : .stream(length: length)
         }
         // The cache reads the fields it needs (`Vary`'s, directives, conditions) from the lines.
-        if let cache = self.loop.cache, !route.config.cacheDisabled, self.cacheRequest(head, cache: cache, context: context)
+        if let cache = self.loop.cache, !route.cacheDisabled, self.cacheRequest(head, cache: cache, context: context)
         {
             return
         }
@@ -288,7 +303,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         let forwarding = runtime.configuration.forwarding
         if let lines = self.requestLines, let facts = self.requestFieldFacts,
             self.cacheMode.leavesConditionsAlone || self.requestTraits?.leavesUpstreamAlone == true,
-            Self.passesLinesOn(facts, method: head.method, route: route.config, forwarding: forwarding)
+            Self.passesLinesOn(
+                facts, method: head.method, rewritesFields: route.rewritesRequestFields, keepsHost: route.keepsHost, forwarding: forwarding)
         {
             // The client's lines go on as they came but for those `upstreamFields` leaves out (the
             // writer skips them by bit); the head's own fields are only those we add after them.
@@ -297,7 +313,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
                 upstream.headers = added.fields
             } else {
                 upstream.headers = self.upstreamFields(head, forwarding: forwarding, copying: HTTPHeaders())
-                self.addedFields = (self.requestHost, head.version, forwarding, upstream.headers)
+                self.addedFields = AddedFields(host: self.requestHost, version: head.version, forwarding: forwarding, fields: upstream.headers)
             }
             self.upstreamLines = (lines, facts.hopByHop | (forwarding.xForwarded ? facts.xForwarded : 0))
         } else {
@@ -308,8 +324,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         let uri = route.upstreamURI(head.uri)
         if uri != head.uri { upstream.uri = uri }
         if head.version != .http1_1 { upstream.version = .http1_1 }
-        HeaderRewriting.apply(route.config.requestHeaders, to: &upstream.headers)
-        if case .set(let value) = route.config.hostHeader { upstream.headers.replaceOrAdd(name: "Host", value: value) }
+        if route.rewritesRequestFields { HeaderRewriting.apply(route.config.requestHeaders, to: &upstream.headers) }
+        if !route.keepsHost, case .set(let value) = route.config.hostHeader { upstream.headers.replaceOrAdd(name: "Host", value: value) }
         switch self.cacheMode {
         case .fill, .revalidate:
             // The cache wants the whole, unconditional response (its own validators aside); the
@@ -323,7 +339,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         case .off, .invalidate:
             break
         }
-        if route.config.requestHeaders.isEmpty ? self.requestFieldFacts?.hasExpect ?? upstream.headers.contains(name: "expect")
+        if !route.rewritesRequestFields ? self.requestFieldFacts?.hasExpect ?? upstream.headers.contains(name: "expect")
             : upstream.headers.contains(name: "expect")
         {
             // We answer `100 Continue` ourselves (as nginx does) and send the body on when we have it.
@@ -333,7 +349,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             }
         }
         self.upstreamHead = upstream
-        self.upstreamKnown = Self.upstreamKnownFields(self.requestFieldFacts, route: route.config)
+        self.upstreamKnown = Self.upstreamKnownFields(self.requestFieldFacts, rewritesFields: route.rewritesRequestFields, keepsHost: route.keepsHost)
         self.balancer = self.loop.balancer(for: group, generation: runtime.generation)
         self.startUpstream()
     }
@@ -360,9 +376,16 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     static func passesLinesOn(
         _ facts: HTTP1HeadFacts, method: HTTPMethod, route: ProxyConfiguration.Route, forwarding: ProxyConfiguration.Forwarding
     ) -> Bool {
+        Self.passesLinesOn(
+            facts, method: method, rewritesFields: !route.requestHeaders.isEmpty, keepsHost: route.hostHeader == .keep, forwarding: forwarding)
+    }
+
+    /// `passesLinesOn` with what it reads of the route (`CompiledRoute`'s plain values).
+    static func passesLinesOn(
+        _ facts: HTTP1HeadFacts, method: HTTPMethod, rewritesFields: Bool, keepsHost: Bool, forwarding: ProxyConfiguration.Forwarding
+    ) -> Bool {
         (method.isGET || method.isHEAD) && facts.coversAllFields && !facts.connectionNamesOthers && !(facts.hasVia && forwarding.via)
-            && !facts.hasContentLength && !facts.hasTransferEncoding && !facts.hasExpect && route.requestHeaders.isEmpty
-            && route.hostHeader == .keep
+            && !facts.hasContentLength && !facts.hasTransferEncoding && !facts.hasExpect && !rewritesFields && keepsHost
     }
 
     /// What the upstream head's fields hold that the agent would otherwise read them for
@@ -372,9 +395,14 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     /// client's. Nil when the route's request rules may have changed any of it, or the client's
     /// head came without facts.
     static func upstreamKnownFields(_ facts: HTTP1HeadFacts?, route: ProxyConfiguration.Route) -> KnownRequestFields? {
-        guard let facts, !facts.connectionNamesOthers, route.requestHeaders.isEmpty else { return nil }
+        Self.upstreamKnownFields(facts, rewritesFields: !route.requestHeaders.isEmpty, keepsHost: route.hostHeader == .keep)
+    }
+
+    /// `upstreamKnownFields` with what it reads of the route (`CompiledRoute`'s plain values).
+    static func upstreamKnownFields(_ facts: HTTP1HeadFacts?, rewritesFields: Bool, keepsHost: Bool) -> KnownRequestFields? {
+        guard let facts, !facts.connectionNamesOthers, !rewritesFields else { return nil }
         return KnownRequestFields(
-            hasHost: facts.hosts > 0 || route.hostHeader != .keep, hasContentLength: facts.hasContentLength,
+            hasHost: facts.hosts > 0 || !keepsHost, hasContentLength: facts.hasContentLength,
             hasTransferEncoding: false, connectionClose: false, connectionKeepAlive: false)
     }
 
@@ -397,7 +425,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         if index < 64 { self.tried |= 1 << UInt64(index) }
         balancer.started(index)
         let server = group.servers[index]
-        if route.config.hostHeader == .upstream { head.headers.replaceOrAdd(name: "Host", value: server.origin.hostHeader) }
+        if route.hostFromUpstream { head.headers.replaceOrAdd(name: "Host", value: server.origin.hostHeader) }
         self.state = .forwarding
         if case .stream = self.bodyMode { self.upstreamWritable = false }
         let execution = self.agent.execute(
@@ -674,7 +702,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     private func passRead(_ context: ChannelHandlerContext) {
         if let requestGuard = self.requestGuard, requestGuard.holdsReads {
             requestGuard.holdRead()
-        } else {
+        } else if self.codec?.passRead() != true {
             context.read()
         }
     }

@@ -41,6 +41,18 @@ final class CompiledRoute: Sendable {
     let connectTimeout: TimeAmount
     let readTimeout: TimeAmount
     let requestTimeout: TimeAmount?
+    /// Read from `config` once, for every request to read as plain values: reading them from
+    /// `config` itself made each request copy the route's configuration (strings and arrays, a
+    /// retain and a release apiece) around the calls that took it.
+    /// The route has request header rules (`request-header`).
+    let rewritesRequestFields: Bool
+    /// The route has response header rules (`response-header`).
+    let rewritesResponseFields: Bool
+    /// `host-header keep` (the default): the client's `Host` goes upstream.
+    let keepsHost: Bool
+    /// `host-header upstream`: the chosen server's `host:port`.
+    let hostFromUpstream: Bool
+    let cacheDisabled: Bool
 
     init(_ config: ProxyConfiguration.Route, upstreams: [String: UpstreamGroup], limits: ProxyConfiguration.Limits) {
         self.config = config
@@ -58,6 +70,11 @@ final class CompiledRoute: Sendable {
         self.connectTimeout = config.timeouts.connect.timeAmount
         self.readTimeout = config.timeouts.read.timeAmount
         self.requestTimeout = config.timeouts.request?.timeAmount
+        self.rewritesRequestFields = !config.requestHeaders.isEmpty
+        self.rewritesResponseFields = !config.responseHeaders.isEmpty
+        self.keepsHost = config.hostHeader == .keep
+        self.hostFromUpstream = config.hostHeader == .upstream
+        self.cacheDisabled = config.cacheDisabled
     }
 
     /// The upstream request target: `strip-prefix` and `rewrite-prefix` applied.

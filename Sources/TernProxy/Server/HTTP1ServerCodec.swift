@@ -198,6 +198,16 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
         context.flush()
     }
 
+    /// A read from the handler behind by a direct call: passed to the handlers in front, as the
+    /// pipeline would pass it through this codec (which leaves reads alone), without the hop (a
+    /// context call and its retains, on every request). False once the codec is out of the
+    /// pipeline (a protocol switch): the caller reads through its own context.
+    func passRead() -> Bool {
+        guard let context = self.context else { return false }
+        context.read()
+        return true
+    }
+
     /// A flush from the handler behind by a direct call, as `writeResponse`.
     func flushResponse() {
         guard let context = self.context else { return }
