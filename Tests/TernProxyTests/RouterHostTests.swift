@@ -22,4 +22,21 @@ final class RouterHostTests: XCTestCase {
             XCTAssertEqual(String(Substring.hostWithoutPort(field)), host, field, line: line)
         }
     }
+
+    /// The Host field as it came: parsed only when a route names a host, and then as above.
+    func testMatchFromTheHostField() {
+        let pathOnly = Router<String>([(host: .any, prefix: "/", target: "any"), (host: .any, prefix: "/api/", target: "api")])
+        XCTAssertEqual(pathOnly.match(hostField: "Whatever.Example:8080", path: "/api/x"), "api")
+        XCTAssertEqual(pathOnly.match(hostField: nil, path: "/x"), "any")
+
+        let byHost = Router<String>([
+            (host: .any, prefix: "/", target: "any"),
+            (host: .exact("api.example.com"), prefix: "/", target: "exact"),
+            (host: .suffix(".example.org"), prefix: "/", target: "suffix"),
+        ])
+        XCTAssertEqual(byHost.match(hostField: "API.Example.COM:8080", path: "/"), "exact")
+        XCTAssertEqual(byHost.match(hostField: "www.example.org:81", path: "/"), "suffix")
+        XCTAssertEqual(byHost.match(hostField: "other.example", path: "/"), "any")
+        XCTAssertEqual(byHost.match(hostField: nil, path: "/"), "any")
+    }
 }

@@ -259,8 +259,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         // set for the loop's life when the server starts).
         if self.loop.accessLog != nil || self.loop.metrics != nil { self.startTime = .now() }
 
-        let host = Substring.hostWithoutPort(hostField ?? "")
-        guard let route = runtime.router.match(host: host, path: head.uri[...]) else {
+        guard let route = runtime.router.match(hostField: hostField, path: head.uri[...]) else {
             return self.respondLocally(.notFound)
         }
         self.route = route

@@ -42,6 +42,14 @@ struct Router<Target: Sendable>: Sendable {
         return Self.longestPrefix(self.anyHost, path)
     }
 
+    /// `match(host:path:)` from the request's `Host` field as it came: the host is taken out of it
+    /// (`hostWithoutPort`) only when some route names one. Most configurations route by path
+    /// alone, and their requests skip that work.
+    func match(hostField: String?, path: Substring) -> Target? {
+        if self.exact.isEmpty && self.suffixes.isEmpty { return Self.longestPrefix(self.anyHost, path) }
+        return self.match(host: Substring.hostWithoutPort(hostField ?? ""), path: path)
+    }
+
     private static func longestPrefix(_ entries: [Entry], _ path: Substring) -> Target? {
         for entry in entries where path.utf8.starts(with: entry.prefix.utf8) {
             return entry.target
