@@ -23,7 +23,7 @@ final class OriginPool {
     private let factory: ConnectionFactory
     private var metrics: PoolMetrics
     private var machine: PoolStateMachine
-    private var connections: [PoolStateMachine.ConnectionID: HTTP1Connection] = [:]
+    private var connections = ConnectionTable<HTTP1Connection>()
     /// How many connections have an idle deadline (`HTTP1Connection.idleDeadline`: when each idle
     /// connection must close). One timer (`idleSweep`) serves them all, re-armed lazily: parking
     /// and leasing a connection per request only write its deadline, rather than scheduling and

@@ -58,7 +58,7 @@ struct PoolStateMachine {
 
     private(set) var maxConnections: Int
     let maxWaiters: Int
-    private(set) var connections: [ConnectionID: ConnectionState] = [:]
+    private(set) var connections = ConnectionTable<ConnectionState>()
     private(set) var startingCount = 0
     private(set) var leasedCount = 0
     private var idle: [ConnectionID] = []
