@@ -22,25 +22,37 @@
 # tern is the production build, profile-guided (scripts/build-release.sh); PGO=0 measures the plain
 # `swift build -c release` instead.
 #
+# Paired: scripts/bench-proxy.sh --paired [SECONDS] [ROUNDS]   (default 4 s, 12 rounds) loads nginx
+# and tern at the same time, both pinned to CPU 1, each by its own wrk -c32 on CPU 0, and compares
+# their CPU time per request over the same seconds. Whatever the machine does meanwhile (this one
+# changes speed by a third from one run to the next) it does to both: tern against itself gives
+# 1.000x with quartiles 0.994-1.005 this way, where one after the other the rounds' ratios spread
+# from 0.87 to 1.16. The one-after-the-other table above stays the default: it is the issue's
+# protocol, each proxy alone on its core.
+#
 # A/B: scripts/bench-proxy.sh --against TERN_BINARY [SECONDS] [ROUNDS]   (default 4 s, 12 rounds)
 # measures the tree's tern against another build of it (keep a copy of the binary from before a
 # change: .build-pgo/release/tern, or .build/release/tern with PGO=0, so that both are built
-# alike), and nothing else: the two alternate in each round, in the order ABBA, and the
-# summary gives the median and the quartiles of the rounds' ratios (new/base). A change smaller
-# than the quartiles' spread is not one this machine can show.
+# alike), and nothing else, paired as above; the summary gives the median and the quartiles of
+# the rounds' ratios (new/base). A change smaller than the quartiles' spread is not one this
+# machine can show (about 1% here).
 #
 # Needs nginx, wrk and openssl (apt-get install -y nginx-light wrk openssl). Loopback only.
 set -euo pipefail
 
 against=""
+paired=""
 if [ "${1:-}" = "--against" ]; then
     against="${2:?--against needs a tern binary}"
     [ -x "$against" ] || { echo "bench-proxy: $against is not an executable" >&2; exit 2; }
     against="$(cd "$(dirname "$against")" && pwd)/$(basename "$against")"
     shift 2
+elif [ "${1:-}" = "--paired" ]; then
+    paired=1
+    shift
 fi
-seconds="${1:-$([ -n "$against" ] && echo 4 || echo 10)}"
-rounds="${2:-$([ -n "$against" ] && echo 12 || echo 3)}"
+seconds="${1:-$([ -n "$against$paired" ] && echo 4 || echo 10)}"
+rounds="${2:-$([ -n "$against$paired" ] && echo 12 || echo 3)}"
 root="$(cd "$(dirname "$0")/.." && pwd)"
 # cases DEFAULT: the cases to run, as name:scheme:path, from $CASES (names) or DEFAULT.
 cases() {
@@ -64,7 +76,7 @@ done
 build_tern
 # The floor is built with the same flags, in a build directory of its own (the agent benchmarks'
 # build uses none; sharing one would rebuild NIO at every switch).
-if [ -z "$against" ]; then
+if [ -z "$against$paired" ]; then
     echo "building the floor (Benchmarks' ProxyFloor, release)…" >&2
     floor_build=(swift build -c release --product ProxyFloor --package-path "$root/Benchmarks" --scratch-path "$root/Benchmarks/.build-floor" -Xswiftc -enforce-exclusivity=unchecked)
     "${floor_build[@]}" >&2
@@ -157,39 +169,78 @@ quartiles() {
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { print a / b }'; }
 
+# run_pair PID_A URL_A PID_B URL_B: loads both at once (wrk -c32 each, on CPU 0) and prints
+# "a_req/s a_cpu_us a_user_us b_req/s b_cpu_us b_user_us" per request, over the same seconds.
+run_pair() {
+    local a_pid="$1" a_url="$2" b_pid="$3" b_url="$4"
+    wrk -t1 -c32 -d1s "$a_url" >/dev/null 2>&1 & wrk -t1 -c32 -d1s "$b_url" >/dev/null 2>&1; wait "$!" 2>/dev/null || true
+    local a_before b_before a_user b_user
+    a_before=$(cpu_ticks "$a_pid"); b_before=$(cpu_ticks "$b_pid"); a_user=$(user_ticks "$a_pid"); b_user=$(user_ticks "$b_pid")
+    taskset -c 0 wrk -t1 -c32 -d"${seconds}s" "$a_url" > "$work/wrk-a.txt" 2>&1 & local a_wrk=$!
+    taskset -c 0 wrk -t1 -c32 -d"${seconds}s" "$b_url" > "$work/wrk-b.txt" 2>&1 || true
+    wait "$a_wrk" || true
+    local a_after b_after a_user_after b_user_after
+    a_after=$(cpu_ticks "$a_pid"); b_after=$(cpu_ticks "$b_pid"); a_user_after=$(user_ticks "$a_pid"); b_user_after=$(user_ticks "$b_pid")
+    local a_n b_n
+    a_n=$(awk '/requests in/ {print $1}' "$work/wrk-a.txt"); b_n=$(awk '/requests in/ {print $1}' "$work/wrk-b.txt")
+    awk -v ac=$((a_after - a_before)) -v bc=$((b_after - b_before)) -v au=$((a_user_after - a_user)) -v bu=$((b_user_after - b_user)) \
+        -v an="$a_n" -v bn="$b_n" -v hz="$hz" -v s="$seconds" \
+        'BEGIN { printf "%.0f %.2f %.2f %.0f %.2f %.2f\n", an / s, ac / hz * 1e6 / an, au / hz * 1e6 / an, bn / s, bc / hz * 1e6 / bn, bu / hz * 1e6 / bn }'
+}
+
+# paired TITLE A_LABEL A_PID A_PORT A_TLS_PORT B_LABEL B_PID B_PORT B_TLS_PORT CASES: ROUNDS paired
+# runs (run_pair) of each case, every round's figures, then the medians and quartiles of the
+# rounds' ratios B/A.
+paired() {
+    local title="$1" a_label="$2" a_pid="$3" a_plain="$4" a_tls="$5" b_label="$6" b_pid="$7" b_plain="$8" b_tls="$9" case_list="${10}"
+    printf '
+%s; both pinned to CPU 1 and loaded at the same time, each by wrk -t1 -c32 on CPU 0 with the origin; %ss per run, %s rounds\n' \
+        "$title" "$seconds" "$rounds"
+    summary=""
+    for case in $(cases "$case_list"); do
+        IFS=: read -r name scheme path <<<"$case"
+        local a_url b_url
+        if [ "$scheme" = https ]; then a_url="https://127.0.0.1:$a_tls$path"; b_url="https://127.0.0.1:$b_tls$path"
+        else a_url="http://127.0.0.1:$a_plain$path"; b_url="http://127.0.0.1:$b_plain$path"; fi
+        local rate_ratios="" cpu_ratios="" a_cpus="" b_cpus="" a_users="" b_users=""
+        for round in $(seq "$rounds"); do
+            read -r a_rps a_cpu a_usr b_rps b_cpu b_usr <<<"$(run_pair "$a_pid" "$a_url" "$b_pid" "$b_url")"
+            printf '%-10s round %2s  %s %7s req/s %6s µs (%5s user)   %s %7s req/s %6s µs (%5s user)   %s/%s %5.3fx req/s %5.3fx CPU\n' \
+                "$name" "$round" "$a_label" "$a_rps" "$a_cpu" "$a_usr" "$b_label" "$b_rps" "$b_cpu" "$b_usr" "$b_label" "$a_label" \
+                "$(ratio "$b_rps" "$a_rps")" "$(ratio "$b_cpu" "$a_cpu")"
+            rate_ratios+="$(ratio "$b_rps" "$a_rps")"$'\n'; cpu_ratios+="$(ratio "$b_cpu" "$a_cpu")"$'\n'
+            a_cpus+="$a_cpu"$'\n'; b_cpus+="$b_cpu"$'\n'; a_users+="$a_usr"$'\n'; b_users+="$b_usr"$'\n'
+        done
+        summary+="$(printf '%-10s %s/%s %5.3fx req/s (quartiles %s), %5.3fx CPU per request (quartiles %s); CPU µs per request %s %.1f (%.1f user), %s %.1f (%.1f user)' \
+            "$name" "$b_label" "$a_label" \
+            "$(printf '%s' "$rate_ratios" | median)" "$(printf '%s' "$rate_ratios" | quartiles)" \
+            "$(printf '%s' "$cpu_ratios" | median)" "$(printf '%s' "$cpu_ratios" | quartiles)" \
+            "$a_label" "$(printf '%s' "$a_cpus" | median)" "$(printf '%s' "$a_users" | median)" \
+            "$b_label" "$(printf '%s' "$b_cpus" | median)" "$(printf '%s' "$b_users" | median)")"$'\n'
+    done
+    printf '\nmedians of the rounds'"'"' ratios over %s rounds:\n%s' "$rounds" "$summary"
+}
+
 if [ -n "$against" ]; then
     taskset -c 1 "$against" proxy --config "$work/base.conf" --log-level warning & base_pid=$!; pids+=($base_pid)
     taskset -c 1 "$tern" proxy --config "$work/tern.conf" --log-level warning & tern_pid=$!; pids+=($tern_pid)
     sleep 1
     alive "a proxy or the origin" "$origin_pid" "$base_pid" "$tern_pid"
-    printf '\nA/B: new = %s (%s), base = %s; both pinned to CPU 1; wrk -t1 -c64 on CPU 0 with the origin; %ss per run, %s rounds (ABBA)\n' \
-        "$tern" "$build_kind" "$against" "$seconds" "$rounds"
-    summary=""
-    for case in $(cases "1KiB 1KiB-TLS"); do
-        IFS=: read -r name scheme path <<<"$case"
-        if [ "$scheme" = https ]; then b_url="https://127.0.0.1:$base_tls_port$path"; t_url="https://127.0.0.1:$tern_tls_port$path"
-        else b_url="http://127.0.0.1:$base_port$path"; t_url="http://127.0.0.1:$tern_port$path"; fi
-        rate_ratios=""; cpu_ratios=""
-        for round in $(seq "$rounds"); do
-            if [ $((round % 4)) = 1 ] || [ $((round % 4)) = 0 ]; then
-                read -r b_rps _ b_cpu _ <<<"$(run "$base_pid" "$b_url")"; read -r t_rps _ t_cpu _ <<<"$(run "$tern_pid" "$t_url")"
-            else
-                read -r t_rps _ t_cpu _ <<<"$(run "$tern_pid" "$t_url")"; read -r b_rps _ b_cpu _ <<<"$(run "$base_pid" "$b_url")"
-            fi
-            printf '%-10s round %2s  base %9s req/s %6s µs   new %9s req/s %6s µs   new/base %5.3fx req/s %5.3fx CPU\n' "$name" "$round" \
-                "$b_rps" "$b_cpu" "$t_rps" "$t_cpu" "$(ratio "$t_rps" "$b_rps")" "$(ratio "$t_cpu" "$b_cpu")"
-            rate_ratios+="$(ratio "$t_rps" "$b_rps")"$'\n'; cpu_ratios+="$(ratio "$t_cpu" "$b_cpu")"$'\n'
-        done
-        summary+="$(printf '%-10s new/base %5.3fx req/s (quartiles %s), %5.3fx CPU per request (quartiles %s)' "$name" \
-            "$(printf '%s' "$rate_ratios" | median)" "$(printf '%s' "$rate_ratios" | quartiles)" \
-            "$(printf '%s' "$cpu_ratios" | median)" "$(printf '%s' "$cpu_ratios" | quartiles)")"$'\n'
-    done
-    printf '\nmedians of the rounds'"'"' ratios over %s rounds:\n%s' "$rounds" "$summary"
+    paired "A/B: new = $tern ($build_kind), base = $against" base "$base_pid" "$base_port" "$base_tls_port" \
+        new "$tern_pid" "$tern_port" "$tern_tls_port" "1KiB 1KiB-TLS"
     exit 0
 fi
 
 taskset -c 1 nginx -c "$work/nginx-proxy.conf" -p "$work" & nginx_pid=$!; pids+=($nginx_pid)
 taskset -c 1 "$tern" proxy --config "$work/tern.conf" --log-level warning & tern_pid=$!; pids+=($tern_pid)
+if [ -n "$paired" ]; then
+    sleep 1
+    alive "a proxy or the origin" "$origin_pid" "$nginx_pid" "$tern_pid"
+    nginx_worker=$(pgrep -P "$nginx_pid" | head -1)
+    paired "tern proxy ($build_kind) vs nginx $(nginx -v 2>&1 | sed 's/.*\///'), paired" nginx "$nginx_worker" "$nginx_port" "$nginx_tls_port" \
+        tern "$tern_pid" "$tern_port" "$tern_tls_port" "1KiB 1MiB 1KiB-TLS"
+    exit 0
+fi
 taskset -c 1 "$floor" "$floor_port" "$origin_port" "$floor_tls_port" "$work/key.pem" "$work/cert.pem" >/dev/null & floor_pid=$!; pids+=($floor_pid)
 sleep 1
 alive "a proxy or the origin" "$origin_pid" "$nginx_pid" "$tern_pid" "$floor_pid"
