@@ -287,15 +287,20 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         {
             return
         }
-        self.forwardToUpstream()
+        self.forwardToUpstream(route: route, runtime: runtime, context: context)
     }
 
     /// Builds the upstream request (hop-by-hop fields out, X-Forwarded-* and Via, route rules,
     /// validators when revalidating a stored response) and starts the exchange.
     func forwardToUpstream() {
-        guard var head = self.clientHead, let route = self.route, let group = route.upstream, let runtime = self.runtime,
-            let context = self.context, !self.closed
-        else { return }
+        guard let route = self.route, let runtime = self.runtime, let context = self.context else { return }
+        self.forwardToUpstream(route: route, runtime: runtime, context: context)
+    }
+
+    /// `forwardToUpstream` with what the exchange's start already holds, borrowed: loading them
+    /// from `self` again retained each for the call and released it after.
+    private func forwardToUpstream(route: CompiledRoute, runtime: ProxyRuntime, context: ChannelHandlerContext) {
+        guard var head = self.clientHead, let group = route.upstream, !self.closed else { return }
         // The client's head with our fields: its method, target and version are kept in storage the
         // two heads share until one of them changes (most routes change none: no allocation).
         var upstream = head
@@ -349,8 +354,9 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         }
         self.upstreamHead = upstream
         self.upstreamKnown = Self.upstreamKnownFields(self.requestFieldFacts, rewritesFields: route.rewritesRequestFields, keepsHost: route.keepsHost)
-        self.balancer = self.loop.balancer(for: group, generation: runtime.generation)
-        self.startUpstream()
+        let balancer = self.loop.balancer(for: group, generation: runtime.generation)
+        self.balancer = balancer
+        self.startUpstream(route: route, group: group, balancer: balancer, head: upstream, context: context)
     }
 
     /// The client's fields as the upstream gets them: `HeaderRewriting.upstreamFields` with what
@@ -407,8 +413,14 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
 
     private func startUpstream() {
         guard let route = self.route, let group = route.upstream, let balancer = self.balancer,
-            var head = self.upstreamHead, let context = self.context
+            let head = self.upstreamHead, let context = self.context
         else { return }
+        self.startUpstream(route: route, group: group, balancer: balancer, head: head, context: context)
+    }
+
+    /// `startUpstream` with what the caller holds, borrowed, as `forwardToUpstream(route:…)`.
+    private func startUpstream(route: CompiledRoute, group: UpstreamGroup, balancer: LoopBalancer, head: HTTPRequestHead, context: ChannelHandlerContext) {
+        var head = head
         let hashKey: UInt64?
         switch group.balance {
         case .hashClientAddress: hashKey = fnv1a(self.clientAddress.utf8)
