@@ -67,6 +67,16 @@ package struct PendingMethods {
         self.count += 1
     }
 
+    /// Removes the oldest request's method and says what it was; nil when none is pending. One
+    /// mutating call for a codec in another module: there, each getter call copied the whole
+    /// value (a retain and a release of `overflow`) to pass it.
+    package mutating func takeFirst() -> (isHEAD: Bool, isCONNECT: Bool)? {
+        guard self.count > 0 else { return nil }
+        let first = (isHEAD: self.firstIsHEAD, isCONNECT: self.firstIsCONNECT)
+        self.removeFirst()
+        return first
+    }
+
     package mutating func removeFirst() {
         guard self.count > 0 else { return }
         self.heads >>= 1

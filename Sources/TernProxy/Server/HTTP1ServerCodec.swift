@@ -173,11 +173,10 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
         let code = head.status.code
         var bodiless = false
         var connect = false
-        if (code >= 200 || code == 101) && !self.pending.isEmpty {
-            // A final response (or a 101) answers the oldest request; interim ones do not.
-            connect = self.pending.firstIsCONNECT
-            bodiless = connect || self.pending.firstIsHEAD
-            self.pending.removeFirst()
+        // A final response (or a 101) answers the oldest request; interim ones do not.
+        if code >= 200 || code == 101, let answered = self.pending.takeFirst() {
+            connect = answered.isCONNECT
+            bodiless = connect || answered.isHEAD
         }
         let framing = HTTP1Writer.responseFraming(head, answeringCONNECT: connect, hasContentLength: hasContentLength ?? facts?.hasContentLength)
         if let stored {
