@@ -26,9 +26,9 @@
 # and tern at the same time, both pinned to CPU 1, each by its own wrk -c32 on CPU 0, and compares
 # their CPU time per request over the same seconds. Whatever the machine does meanwhile (this one
 # changes speed by a third from one run to the next) it does to both: tern against itself gives
-# 1.000x with quartiles 0.994-1.005 this way, where one after the other the rounds' ratios spread
-# from 0.87 to 1.16. The one-after-the-other table above stays the default: it is the issue's
-# protocol, each proxy alone on its core.
+# 1.000x with quartiles 0.994-1.005 this way, where one after the other (ABBA) two builds that
+# differ by less than 1% gave rounds' ratios from 0.70 to 1.17. The one-after-the-other table
+# above stays the default: it is the issue's protocol, each proxy alone on its core.
 #
 # A/B: scripts/bench-proxy.sh --against TERN_BINARY [SECONDS] [ROUNDS]   (default 4 s, 12 rounds)
 # measures the tree's tern against another build of it (keep a copy of the binary from before a
