@@ -228,6 +228,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             self.requestEnded = true
             switch self.state {
             case .forwarding:
+                // A request without a body went out whole with its head (the agent wrote its end).
+                if case .none = self.bodyMode { break }
                 self.execution?.finishBody(trailers: trailers)
             case .draining:
                 self.finishExchange()
