@@ -165,7 +165,7 @@ quartiles() {
     sort -g | awk '
         function med(from, n) { return n % 2 ? v[from + (n - 1) / 2] : (v[from + n / 2 - 1] + v[from + n / 2]) / 2 }
         { v[NR] = $1 }
-        END { h = int(NR / 2); printf "%.3f-%.3f", med(1, h), med(NR - h + 1, h) }'
+        END { if (NR < 2) { printf "-"; exit } h = int(NR / 2); printf "%.3f-%.3f", med(1, h), med(NR - h + 1, h) }'
 }
 ratio() { awk -v a="$1" -v b="$2" 'BEGIN { print a / b }'; }
 
@@ -193,8 +193,7 @@ run_pair() {
 # rounds' ratios B/A.
 paired() {
     local title="$1" a_label="$2" a_pid="$3" a_plain="$4" a_tls="$5" b_label="$6" b_pid="$7" b_plain="$8" b_tls="$9" case_list="${10}"
-    printf '
-%s; both pinned to CPU 1 and loaded at the same time, each by wrk -t1 -c32 on CPU 0 with the origin; %ss per run, %s rounds\n' \
+    printf '\n%s; both pinned to CPU 1 and loaded at the same time, each by wrk -t1 -c32 on CPU 0 with the origin; %ss per run, %s rounds\n' \
         "$title" "$seconds" "$rounds"
     summary=""
     for case in $(cases "$case_list"); do

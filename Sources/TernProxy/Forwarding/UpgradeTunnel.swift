@@ -75,7 +75,7 @@ final class UpgradeTunnel: UpgradeDelegate {
         if index < 64 { handler.tried |= 1 << UInt64(index) }
         balancer.started(index)
         let server = self.group.servers[index]
-        if self.route.config.hostHeader == .upstream { head.headers.replaceOrAdd(name: "Host", value: server.origin.hostHeader) }
+        if self.route.hostFromUpstream { head.headers.replaceOrAdd(name: "Host", value: server.origin.hostHeader) }
         handler.state = .forwarding
         handler.upstreamWritable = false  // hold the client's reads until the upstream has answered
         let exchange = handler.agent.executeUpgrade(
@@ -116,7 +116,7 @@ final class UpgradeTunnel: UpgradeDelegate {
         let upgrade = head.status == .switchingProtocols ? head.headers.first(name: "upgrade") : nil
         HeaderRewriting.removeHopByHop(&head.headers)
         if self.handler.loop.runtime.configuration.forwarding.via { HeaderRewriting.appendVia(&head.headers, version: head.version) }
-        if !self.route.config.responseHeaders.isEmpty { HeaderRewriting.apply(self.route.config.responseHeaders, to: &head.headers) }
+        if self.route.rewritesResponseFields { HeaderRewriting.apply(self.route.config.responseHeaders, to: &head.headers) }
         if let upgrade {
             head.headers.replaceOrAdd(name: "Connection", value: "upgrade")
             head.headers.replaceOrAdd(name: "Upgrade", value: upgrade)

@@ -41,9 +41,10 @@ final class CompiledRoute: Sendable {
     let connectTimeout: TimeAmount
     let readTimeout: TimeAmount
     let requestTimeout: TimeAmount?
-    /// Read from `config` once, for every request to read as plain values: reading them from
-    /// `config` itself made each request copy the route's configuration (strings and arrays, a
-    /// retain and a release apiece) around the calls that took it.
+    // Read from `config` once, for every request to read as plain values: reading them from
+    // `config` itself made each request copy the route's configuration (strings and arrays, a
+    // retain and a release apiece) around the calls that took it.
+
     /// The route has request header rules (`request-header`).
     let rewritesRequestFields: Bool
     /// The route has response header rules (`response-header`).
@@ -52,6 +53,7 @@ final class CompiledRoute: Sendable {
     let keepsHost: Bool
     /// `host-header upstream`: the chosen server's `host:port`.
     let hostFromUpstream: Bool
+    /// `cache off` in the route.
     let cacheDisabled: Bool
 
     init(_ config: ProxyConfiguration.Route, upstreams: [String: UpstreamGroup], limits: ProxyConfiguration.Limits) {
