@@ -105,7 +105,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         self.responseHasNoBody = execution.head.method.isHEAD
         self.requestKeepAlive = execution.keepsAlive
         self.readPaused = false
-        self.lastActivity = .now()
+        self.lastActivity = .coarseNow()
         if let codec = self.codec {
             codec.setFieldsAsBytes(execution.fieldsAsBytes)
             codec.writeRequestHead(execution.head, framing: execution.framing, lines: execution.lines)
@@ -153,7 +153,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     func writeBodyPart(_ buffer: ByteBuffer) -> Bool {
         guard let context = self.context, !self.requestDone else { return true }
         // An upload in progress is activity: the server owes us nothing until it has the body.
-        self.lastActivity = .now()
+        self.lastActivity = .coarseNow()
         self.write(.body(.byteBuffer(buffer)), context: context)
         self.flush(context)
         return context.channel.isWritable
@@ -162,7 +162,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     func finishBody(trailers: HTTPHeaders?) {
         guard let context = self.context, !self.requestDone else { return }
         self.requestDone = true
-        self.lastActivity = .now()
+        self.lastActivity = .coarseNow()
         self.write(.end(trailers), context: context)
         self.flush(context)
     }
@@ -174,7 +174,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     func resumeReading() {
         guard self.readPaused else { return }
         self.readPaused = false
-        self.lastActivity = .now()
+        self.lastActivity = .coarseNow()
         if self.readPending, let context = self.context {
             self.readPending = false
             self.passRead(context)
@@ -280,7 +280,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         // request is in flight: the timer acts on nothing else, and `start` stamps the next one
         // (a cycle that ended the response, as most do for small ones, costs no clock read).
         if let execution = self.execution {
-            self.lastActivity = .now()
+            self.lastActivity = .coarseNow()
             execution.receivedReadComplete()
         }
         context.fireChannelReadComplete()

@@ -31,7 +31,7 @@ final class UpgradeConnection: ChannelDuplexHandler, RemovableChannelHandler {
             return
         }
         self.exchange.connected(self)
-        self.lastActivity = .now()
+        self.lastActivity = .coarseNow()
         context.write(self.wrapOutboundOut(.head(self.exchange.head)), promise: nil)
         context.writeAndFlush(self.wrapOutboundOut(.end(nil)), promise: nil)
         if let timeout = self.exchange.readTimeout { self.armReadTimer(timeout) }
@@ -42,7 +42,7 @@ final class UpgradeConnection: ChannelDuplexHandler, RemovableChannelHandler {
     func resumeReading() {
         guard self.readPaused else { return }
         self.readPaused = false
-        self.lastActivity = .now()
+        self.lastActivity = .coarseNow()
         if self.readPending, let context = self.context {
             self.readPending = false
             context.read()
@@ -62,7 +62,7 @@ final class UpgradeConnection: ChannelDuplexHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard !self.done else { return }
-        self.lastActivity = .now()
+        self.lastActivity = .coarseNow()
         switch self.unwrapInboundIn(data) {
         case .head(let head):
             self.gotHead = true

@@ -196,7 +196,7 @@ final class OriginPool {
             let margin: TimeAmount = hint > .seconds(2) ? hint - .seconds(1) : .nanoseconds(hint.nanoseconds / 2)
             timeout = min(timeout, margin)
         }
-        let deadline = NIODeadline.now() + timeout
+        let deadline = NIODeadline.coarseNow() + timeout
         if connection.idleDeadline == nil { self.idleDeadlineCount += 1 }
         connection.idleDeadline = deadline
         if let armed = self.idleSweepDeadline, armed <= deadline { return }

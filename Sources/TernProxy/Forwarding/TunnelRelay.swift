@@ -90,7 +90,7 @@ final class TunnelRelay: ChannelDuplexHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         guard let partner = self.partner, let other = partner.context, !partner.outputClosed else { return }
-        self.idle.last = .now()
+        self.idle.last = .coarseNow()
         other.write(data, promise: nil)
     }
 

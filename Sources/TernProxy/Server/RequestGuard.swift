@@ -556,7 +556,7 @@ final class HeadTimer: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     private func arm() {
-        let deadline = NIODeadline.now() + self.timeout
+        let deadline = NIODeadline.coarseNow() + self.timeout
         self.deadline = deadline
         self.wake(by: deadline)
     }
@@ -564,7 +564,7 @@ final class HeadTimer: ChannelInboundHandler, RemovableChannelHandler {
     /// The last request was read and answered: the keep-alive clock starts.
     private func becameIdle() {
         guard self.keepAliveTimeout > .zero else { return }
-        let deadline = NIODeadline.now() + self.keepAliveTimeout
+        let deadline = NIODeadline.coarseNow() + self.keepAliveTimeout
         self.idleDeadline = deadline
         self.wake(by: deadline)
     }
