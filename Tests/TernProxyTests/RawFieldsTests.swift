@@ -212,14 +212,17 @@ final class RawFieldsTests: XCTestCase {
                     let hop = via ? "1.1 tern" : nil
                     var byFields = head
                     byFields.headers = HeaderRewriting.upstreamFields(head.headers, forwarded: xf, via: hop)
+                    // As the proxy sends it: the client's lines, then ours written out once, and no
+                    // fields of the head's own.
                     var byLines = head
-                    byLines.headers = HeaderRewriting.upstreamFields(HTTPHeaders(), forwarded: xf, via: hop)
+                    byLines.headers = HTTPHeaders()
+                    let added = HTTP1RawFields(writing: HeaderRewriting.upstreamFields(HTTPHeaders(), forwarded: xf, via: hop))
                     let omit = facts.hopByHop | (forwarded ? facts.xForwarded : 0)
                     let framing = RequestExecution.framing(head.method, version: head.version, body: .none)
                     var one = HTTP1Writer()
                     one.requestHead(byFields, framing: framing)
                     var two = HTTP1Writer()
-                    two.requestHead(byLines, framing: framing, lines: (lines, omit))
+                    two.requestHead(byLines, framing: framing, lines: (lines, omit), added: added)
                     let (fieldBytes, lineBytes) = (try Self.written(&one), try Self.written(&two))
                     let input = String(decoding: bytes, as: UTF8.self).debugDescription
                     if String(validating: lineBytes, as: UTF8.self) == nil {

@@ -86,8 +86,10 @@ public final class Agent: Sendable {
     /// (`RequestExecution.responseRawFields`) when they come straight from the parser, and for a
     /// caller that knows what `head`'s fields hold (`known`), so that they are not read again; and
     /// for one whose request takes field lines as they came (`lines`, but those whose bit is set
-    /// in `omitting`), written before `head`'s own fields. `known` must then say what the two
-    /// together hold, and the lines must hold no framing field.
+    /// in `omitting`), then `addedLines` whole (in the writer's form, `HTTP1RawFields(writing:)`:
+    /// a proxy's own fields, written out once rather than field by field per request), before
+    /// `head`'s own fields. `known` must then say what they hold together, and the lines must hold
+    /// no framing field.
     package func execute(
         _ head: HTTPRequestHead,
         to origin: Origin,
@@ -101,6 +103,7 @@ public final class Agent: Sendable {
         fieldsAsBytes: Bool,
         known: KnownRequestFields? = nil,
         lines: (HTTP1RawFields, omitting: UInt64)? = nil,
+        addedLines: HTTP1RawFields? = nil,
         delegate: any ResponseDelegate
     ) -> RequestExecution {
         eventLoop.preconditionInEventLoop()
@@ -125,7 +128,8 @@ public final class Agent: Sendable {
             readTimeout: readTimeout,
             fieldsAsBytes: fieldsAsBytes,
             known: known,
-            lines: lines
+            lines: lines,
+            addedLines: lines == nil ? nil : addedLines
         )
         if self.isShutDown.load(ordering: .acquiring) {
             execution.fail(TernClientError(code: .shutdown, phase: .pool, address: origin.address))

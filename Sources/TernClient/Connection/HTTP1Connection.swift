@@ -108,11 +108,13 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         self.lastActivity = .coarseNow()
         if let codec = self.codec {
             codec.setFieldsAsBytes(execution.fieldsAsBytes)
-            codec.writeRequestHead(execution.head, framing: execution.framing, lines: execution.lines)
+            codec.writeRequestHead(execution.head, framing: execution.framing, lines: execution.lines, added: execution.addedLines)
         } else if let (lines, omit) = execution.lines {
             // Through the decompressor, which may add its field: the lines become fields first.
             var head = execution.head
-            head.headers = lines.headers(omitting: omit, then: head.headers)
+            var after = head.headers
+            if let added = execution.addedLines { after = HTTPHeaders(added.pairs() + head.headers.map { $0 }) }
+            head.headers = lines.headers(omitting: omit, then: after)
             context.write(self.wrapOutboundOut(.head(head)), promise: nil)
         } else {
             context.write(self.wrapOutboundOut(.head(execution.head)), promise: nil)

@@ -38,6 +38,9 @@ public final class RequestExecution {
     /// (`Agent.execute(…lines:…)`); given up once the response has begun (no retry resends them),
     /// since they hold the caller's receive buffer.
     private(set) var lines: (HTTP1RawFields, omitting: UInt64)?
+    /// Lines of the caller's written whole after `lines` (`Agent.execute(…addedLines:…)`); a `let`,
+    /// so the connection hands them to the writer without a retain.
+    let addedLines: HTTP1RawFields?
     /// During the delegate's `responseHead` only: the fields of that head, when kept as bytes.
     package private(set) var responseRawFields: HTTP1RawFields?
     /// Whether the request lets its connection stay open (its `Connection` field and version), and
@@ -59,11 +62,13 @@ public final class RequestExecution {
         readTimeout: TimeAmount? = nil,
         fieldsAsBytes: Bool = false,
         known: KnownRequestFields? = nil,
-        lines: (HTTP1RawFields, omitting: UInt64)? = nil
+        lines: (HTTP1RawFields, omitting: UInt64)? = nil,
+        addedLines: HTTP1RawFields? = nil
     ) {
         self.eventLoop = pool.eventLoop
         self.fieldsAsBytes = fieldsAsBytes
         self.lines = lines
+        self.addedLines = addedLines
         self.connectTimeout = connectTimeout
         self.readTimeout = readTimeout
         var head = head

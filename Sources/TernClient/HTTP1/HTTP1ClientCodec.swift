@@ -64,17 +64,22 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// A request head whose framing the caller knows (`RequestExecution.framing`), by a direct call
     /// as `writeRequest`.
-    /// With `lines`: field lines as they came, written before the head's fields (see `Agent.execute`).
-    func writeRequestHead(_ head: HTTPRequestHead, framing: HTTP1Writer.Framing, lines: (HTTP1RawFields, omitting: UInt64)? = nil) {
+    /// With `lines` and `added`: field lines as they came and lines of the caller's, written before
+    /// the head's fields (see `Agent.execute`).
+    func writeRequestHead(
+        _ head: HTTPRequestHead, framing: HTTP1Writer.Framing, lines: (HTTP1RawFields, omitting: UInt64)? = nil, added: HTTP1RawFields? = nil
+    ) {
         guard self.context != nil else { return }
-        self.writeHead(head, framing: framing, lines: lines)
+        self.writeHead(head, framing: framing, lines: lines, added: added)
     }
 
-    private func writeHead(_ head: HTTPRequestHead, framing: HTTP1Writer.Framing, lines: (HTTP1RawFields, omitting: UInt64)? = nil) {
+    private func writeHead(
+        _ head: HTTPRequestHead, framing: HTTP1Writer.Framing, lines: (HTTP1RawFields, omitting: UInt64)? = nil, added: HTTP1RawFields? = nil
+    ) {
         let first = self.pending.isEmpty
         self.pending.append(head.method)
         if first { self.answerNext() }
-        self.writer.requestHead(head, framing: framing, lines: lines)
+        self.writer.requestHead(head, framing: framing, lines: lines, added: added)
     }
 
     private func write(_ part: HTTPClientRequestPart, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {

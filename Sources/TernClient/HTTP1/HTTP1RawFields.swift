@@ -105,4 +105,19 @@ package struct HTTP1RawFields: Equatable, Sendable {
     package func headers(reservingCapacity extra: Int = 0) -> HTTPHeaders {
         HTTPHeaders(self.pairs(reservingCapacity: extra))
     }
+
+    /// `fields` written out in the writer's form (`name: value` CRLF, in order, nothing left out).
+    package init(writing fields: HTTPHeaders) {
+        var size = 0
+        for (name, value) in fields { size += name.utf8.count + value.utf8.count + 4 }
+        var bytes = ByteBuffer()
+        bytes.reserveCapacity(size)
+        for (name, value) in fields {
+            bytes.writeString(name)
+            bytes.writeStaticString(": ")
+            bytes.writeString(value)
+            bytes.writeStaticString("\r\n")
+        }
+        self.init(bytes)
+    }
 }

@@ -71,8 +71,11 @@ package struct HTTP1Writer {
     // MARK: Writing
 
     /// Gathers a request head. With `lines`, those field lines as they came (`HTTP1RawFields`, but
-    /// those whose bit is set in `omitting`) go before the head's own fields.
-    package mutating func requestHead(_ head: HTTPRequestHead, framing: Framing, lines: (HTTP1RawFields, omitting: UInt64)? = nil) {
+    /// those whose bit is set in `omitting`) go before the head's own fields; with `added`, those
+    /// lines (in the writer's form, no framing field: `HTTP1RawFields(writing:)`) go whole after them.
+    package mutating func requestHead(
+        _ head: HTTPRequestHead, framing: Framing, lines: (HTTP1RawFields, omitting: UInt64)? = nil, added: HTTP1RawFields? = nil
+    ) {
         self.begin(framing: framing, suppressBody: false)
         self.out.writeString(head.method.rawValue)
         self.out.writeInteger(UInt8(ascii: " "))
@@ -81,6 +84,7 @@ package struct HTTP1Writer {
         Self.writeVersion(head.version, to: &self.out)
         self.out.writeStaticString("\r\n")
         if let (raw, omit) = lines { self.lines(raw, framing: framing, omitting: omit, finishing: false) }
+        if let added { self.out.writeImmutableBuffer(added.bytes) }
         self.fields(head.headers, framing: framing)
     }
 

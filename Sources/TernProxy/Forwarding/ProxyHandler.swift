@@ -124,9 +124,10 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     /// When the exchange began: set only while something records durations (access log, metrics).
     var startTime = NIODeadline.uptimeNanoseconds(0)
     /// The fields we add to a head whose client lines go upstream as they came (`X-Forwarded-*`,
-    /// `Via`), kept for the next exchange on this connection: they change only with its `Host`,
-    /// its version or the forwarding settings, so a keep-alive client's requests share one copy
-    /// rather than each building its own.
+    /// `Via`), written out as lines, kept for the next exchange on this connection: they change
+    /// only with its `Host`, its version or the forwarding settings, so a keep-alive client's
+    /// requests share one copy rather than each building its own, and the writer copies them as
+    /// one stretch rather than field by field (`Agent.execute(…addedLines:…)`).
     /// A class, not a tuple: taking a tuple out of the optional to compare copied its string and
     /// fields (two retains, two releases) on every request.
     private var addedFields: AddedFields?
@@ -134,13 +135,19 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         let host: String?
         let version: HTTPVersion
         let forwarding: ProxyConfiguration.Forwarding
-        let fields: HTTPHeaders
+        /// Nil when there are none (`x-forwarded off`, `via off`).
+        let lines: HTTP1RawFields?
 
         init(host: String?, version: HTTPVersion, forwarding: ProxyConfiguration.Forwarding, fields: HTTPHeaders) {
             self.host = host
             self.version = version
             self.forwarding = forwarding
-            self.fields = fields
+            self.lines = fields.isEmpty ? nil : HTTP1RawFields(writing: fields)
+        }
+
+        /// Whether these are the fields for an exchange with this `Host`, version and settings.
+        func fit(host: String?, version: HTTPVersion, forwarding: ProxyConfiguration.Forwarding) -> Bool {
+            self.host == host && self.version == version && self.forwarding == forwarding
         }
     }
     var quiescing = false
@@ -313,14 +320,13 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
                 facts, method: head.method, rewritesFields: route.rewritesRequestFields, keepsHost: route.keepsHost, forwarding: forwarding)
         {
             // The client's lines go on as they came but for those `upstreamFields` leaves out (the
-            // writer skips them by bit); the head's own fields are only those we add after them.
-            // No `String` is made of the client's fields.
-            if let added = self.addedFields, added.host == self.requestHost, added.version == head.version, added.forwarding == forwarding {
-                upstream.headers = added.fields
-            } else {
-                upstream.headers = self.upstreamFields(head, forwarding: forwarding, copying: HTTPHeaders())
-                self.addedFields = AddedFields(host: self.requestHost, version: head.version, forwarding: forwarding, fields: upstream.headers)
+            // writer skips them by bit), then the lines of those we add (`addedFields`); the head
+            // has no fields of its own. No `String` is made of the client's fields.
+            if self.addedFields?.fit(host: self.requestHost, version: head.version, forwarding: forwarding) != true {
+                let fields = self.upstreamFields(head, forwarding: forwarding, copying: HTTPHeaders())
+                self.addedFields = AddedFields(host: self.requestHost, version: head.version, forwarding: forwarding, fields: fields)
             }
+            if !upstream.headers.isEmpty { upstream.headers = HTTPHeaders() }
             self.upstreamLines = (lines, facts.hopByHop | (forwarding.xForwarded ? facts.xForwarded : 0))
         } else {
             if let fields = self.requestHead { head = fields }  // the fields, read from the lines if need be
@@ -455,6 +461,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             fieldsAsBytes: self.cacheKey == nil && !self.rewritesResponseFields,
             known: self.upstreamKnown,
             lines: self.upstreamLines,
+            addedLines: self.upstreamLines == nil ? nil : self.addedFields?.lines,
             delegate: self
         )
         if !execution.isFinished { self.execution = execution }
