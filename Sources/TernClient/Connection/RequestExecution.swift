@@ -13,7 +13,7 @@ public final class RequestExecution {
     }
 
     public let eventLoop: any EventLoop
-    public private(set) var head: HTTPRequestHead
+    public let head: HTTPRequestHead
     let body: RequestBody
     let pool: OriginPool
     private let delegate: any ResponseDelegate
@@ -35,11 +35,12 @@ public final class RequestExecution {
     /// no fields and reads them from `responseRawFields` (the proxy, which mostly passes them on).
     let fieldsAsBytes: Bool
     /// Field lines written as they came before `head`'s fields, but those whose bit is set
-    /// (`Agent.execute(…lines:…)`); given up once the response has begun (no retry resends them),
-    /// since they hold the caller's receive buffer.
-    private(set) var lines: (HTTP1RawFields, omitting: UInt64)?
-    /// Lines of the caller's written whole after `lines` (`Agent.execute(…addedLines:…)`); a `let`,
-    /// so the connection hands them to the writer without a retain.
+    /// (`Agent.execute(…lines:…)`). They hold the caller's receive buffer, as long as the caller
+    /// does (the proxy, until its exchange is done, about when this execution goes).
+    /// This, `addedLines` and `head` are `let`s: the connection hands them to the writer borrowed,
+    /// where loading a `var` retained and released each (six a request).
+    let lines: (HTTP1RawFields, omitting: UInt64)?
+    /// Lines of the caller's written whole after `lines` (`Agent.execute(…addedLines:…)`).
     let addedLines: HTTP1RawFields?
     /// During the delegate's `responseHead` only: the fields of that head, when kept as bytes.
     package private(set) var responseRawFields: HTTP1RawFields?
@@ -244,7 +245,6 @@ public final class RequestExecution {
 
     func receivedHead(_ head: HTTPResponseHead, facts: HTTP1HeadFacts?, raw: HTTP1RawFields?) {
         self.responseStarted = true
-        self.lines = nil
         self.responseFacts = facts
         guard let raw else { return self.delegate.responseHead(head, execution: self) }
         guard self.fieldsAsBytes else {
