@@ -21,7 +21,7 @@ final class OriginPool {
     let configuration: Agent.Configuration
     let address: String
     private let factory: ConnectionFactory
-    private var metrics: PoolMetrics
+    private let metrics: PoolMetrics
     private var machine: PoolStateMachine
     private var connections = ConnectionTable<HTTP1Connection>()
     /// How many connections have an idle deadline (`HTTP1Connection.idleDeadline`: when each idle

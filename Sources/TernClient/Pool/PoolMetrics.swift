@@ -3,7 +3,9 @@ import NIOCore
 
 /// Pool figures per origin through swift-metrics: connections open, in use and idle, waiters, and
 /// the time spent waiting for a connection. Gauges are written only when a figure changes.
-struct PoolMetrics {
+/// A class its pool holds in a `let`: a struct held in a `var` was copied whole to call `waited`,
+/// a retain and a release for each of its six metrics, on every lease.
+final class PoolMetrics {
     private let open: Gauge
     private let leased: Gauge
     private let idle: Gauge
@@ -22,7 +24,7 @@ struct PoolMetrics {
         self.waitTime = Timer(label: "tern_client_pool_wait_seconds", dimensions: dimensions, preferredDisplayUnit: .seconds)
     }
 
-    mutating func update(open: Int, leased: Int, idle: Int, waiters: Int) {
+    func update(open: Int, leased: Int, idle: Int, waiters: Int) {
         if open != self.last.open { self.open.record(open) }
         if leased != self.last.leased { self.leased.record(leased) }
         if idle != self.last.idle { self.idle.record(idle) }
