@@ -428,7 +428,6 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
 
     /// `startUpstream` with what the caller holds, borrowed, as `forwardToUpstream(route:…)`.
     private func startUpstream(route: CompiledRoute, group: UpstreamGroup, balancer: LoopBalancer, head: HTTPRequestHead, context: ChannelHandlerContext) {
-        var head = head
         let hashKey: UInt64?
         switch group.balance {
         case .hashClientAddress: hashKey = fnv1a(self.clientAddress.utf8)
@@ -444,10 +443,26 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         if index < 64 { self.tried |= 1 << UInt64(index) }
         balancer.started(index)
         let server = group.servers[index]
-        if route.hostFromUpstream { head.headers.replaceOrAdd(name: "Host", value: server.origin.hostHeader) }
         self.state = .forwarding
         if case .stream = self.bodyMode { self.upstreamWritable = false }
-        let execution = self.agent.execute(
+        let execution: RequestExecution
+        if route.hostFromUpstream {
+            var head = head
+            head.headers.replaceOrAdd(name: "Host", value: server.origin.hostHeader)
+            execution = self.execute(head, on: server, of: group, route: route, context: context)
+        } else {
+            // The head as the caller holds it, borrowed: a copy to edit cost its two references'
+            // retains and releases on every request.
+            execution = self.execute(head, on: server, of: group, route: route, context: context)
+        }
+        if !execution.isFinished { self.execution = execution }
+    }
+
+    /// The agent's exchange for `head` with `server`.
+    private func execute(
+        _ head: HTTPRequestHead, on server: UpstreamGroup.Server, of group: UpstreamGroup, route: CompiledRoute, context: ChannelHandlerContext
+    ) -> RequestExecution {
+        self.agent.execute(
             head,
             to: server.origin,  // borrowed from the group's server, not copied
             tls: group.tls,
@@ -464,7 +479,6 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             addedLines: self.upstreamLines == nil ? nil : self.addedFields?.lines,
             delegate: self
         )
-        if !execution.isFinished { self.execution = execution }
     }
 
     private func requestBodyPart(_ buffer: ByteBuffer) {
