@@ -338,6 +338,28 @@ final class HTTP1ParserTests: XCTestCase {
             ])
     }
 
+    /// The parser fills a response head it handed on again when nobody holds it any more (its
+    /// storage reused): a head someone kept stays as it was, and one let go comes back right.
+    func testResponseHeadsAreTheirOwnWhetherKeptOrNot() throws {
+        var input = HTTP1Input(self.responseParser())
+        let responses = [
+            "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n", "HTTP/1.0 404 Not Found\r\nContent-Length: 0\r\n\r\n",
+            "HTTP/1.1 599 Odd Reason\r\nA: b\r\nContent-Length: 0\r\n\r\n", "HTTP/1.1 204 No Content\r\n\r\n",
+        ]
+        var kept: [HTTPResponseHead] = []
+        var seen: [String] = []
+        for (index, response) in responses.enumerated() {
+            input.append(ByteBuffer(string: response))
+            while let event = try input.next() {
+                guard case .responseHead(let head) = event else { continue }
+                seen.append("\(head.version) \(head.status.code) \(head.status.reasonPhrase) \(head.headers.count)")
+                if index % 2 == 0 { kept.append(head) }  // the others are let go at once
+            }
+        }
+        XCTAssertEqual(seen, ["HTTP/1.1 200 OK 1", "HTTP/1.0 404 Not Found 1", "HTTP/1.1 599 Odd Reason 2", "HTTP/1.1 204 No Content 0"])
+        XCTAssertEqual(kept.map { "\($0.version) \($0.status.code) \($0.headers.count)" }, ["HTTP/1.1 200 1", "HTTP/1.1 599 2"])
+    }
+
     func testResponseToHEADHasNoBody() {
         var parser = self.responseParser(answeringHEAD: true)
         let (events, _) = self.parse(&parser, ["HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"])

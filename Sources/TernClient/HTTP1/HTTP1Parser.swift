@@ -89,6 +89,11 @@ package struct HTTP1Parser {
     private var rawCount = 0
     /// The fields of the last head handed on, when they were kept as bytes.
     private var lastRawFields: HTTP1RawFields?
+    /// The last response head handed on, kept to be filled in again: when whoever took it has let
+    /// it go by the next response (as the proxy and the agent's connection do), its storage is
+    /// reused (`HTTPResponseHead`'s setters copy it only when it is shared) rather than a new one
+    /// allocated and the old one freed, once per response.
+    private var spareResponseHead: HTTPResponseHead?
 
     private var state = State.startLine {
         didSet { self.hasStopped = self.state == .stopped }
@@ -579,7 +584,16 @@ package struct HTTP1Parser {
         } else {
             self.state = .untilClose
         }
-        return .responseHead(HTTPResponseHead(version: self.version, status: self.status, headers: headers))
+        guard var head = self.spareResponseHead.take() else {
+            let head = HTTPResponseHead(version: self.version, status: self.status, headers: headers)
+            self.spareResponseHead = head
+            return .responseHead(head)
+        }
+        head.version = self.version
+        head.status = self.status
+        head.headers = headers
+        self.spareResponseHead = head
+        return .responseHead(head)
     }
 
     /// A request head is whole: hand it on, and set up for its body.
