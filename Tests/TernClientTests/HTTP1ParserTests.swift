@@ -360,6 +360,32 @@ final class HTTP1ParserTests: XCTestCase {
         XCTAssertEqual(kept.map { "\($0.version) \($0.status.code) \($0.headers.count)" }, ["HTTP/1.1 200 1", "HTTP/1.1 599 2"])
     }
 
+    /// As `testResponseHeadsAreTheirOwnWhetherKeptOrNot`, for request heads.
+    func testRequestHeadsAreTheirOwnWhetherKeptOrNot() throws {
+        var input = HTTP1Input(self.requestParser())
+        let requests = [
+            "GET /a HTTP/1.1\r\nHost: x\r\n\r\n", "HEAD /a-longer-target-than-fits-in-a-small-string HTTP/1.0\r\n\r\n",
+            "POST /b HTTP/1.1\r\nHost: y\r\nContent-Length: 0\r\n\r\n", "DELETE /c?d=e HTTP/1.1\r\nHost: z\r\n\r\n",
+        ]
+        var kept: [HTTPRequestHead] = []
+        var seen: [String] = []
+        for (index, request) in requests.enumerated() {
+            input.append(ByteBuffer(string: request))
+            while let event = try input.next() {
+                guard case .requestHead(let head) = event else { continue }
+                seen.append("\(head.method.rawValue) \(head.uri) \(head.version) \(head.headers.count)")
+                if index % 2 == 0 { kept.append(head) }  // the others are let go at once
+            }
+        }
+        XCTAssertEqual(
+            seen,
+            [
+                "GET /a HTTP/1.1 1", "HEAD /a-longer-target-than-fits-in-a-small-string HTTP/1.0 0", "POST /b HTTP/1.1 2",
+                "DELETE /c?d=e HTTP/1.1 1",
+            ])
+        XCTAssertEqual(kept.map { "\($0.method.rawValue) \($0.uri) \($0.headers.count)" }, ["GET /a 1", "POST /b 2"])
+    }
+
     func testResponseToHEADHasNoBody() {
         var parser = self.responseParser(answeringHEAD: true)
         let (events, _) = self.parse(&parser, ["HTTP/1.1 200 OK\r\nContent-Length: 1000\r\n\r\n"])

@@ -94,6 +94,8 @@ package struct HTTP1Parser {
     /// reused (`HTTPResponseHead`'s setters copy it only when it is shared) rather than a new one
     /// allocated and the old one freed, once per response.
     private var spareResponseHead: HTTPResponseHead?
+    /// The same for requests (the proxy lets its client's head go as its exchange ends).
+    private var spareRequestHead: HTTPRequestHead?
 
     private var state = State.startLine {
         didSet { self.hasStopped = self.state == .stopped }
@@ -601,7 +603,17 @@ package struct HTTP1Parser {
         let headers = self.headAsBytes ? HTTPHeaders() : HTTPHeaders(self.fields)
         self.headAsBytes = false
         self.rawCount = 0
-        let head = HTTPRequestHead(version: self.version, method: self.method, uri: self.uri, headers: headers)
+        let head: HTTPRequestHead
+        if var spare = self.spareRequestHead.take() {
+            spare.method = self.method
+            spare.uri = self.uri
+            spare.version = self.version
+            spare.headers = headers
+            head = spare
+        } else {
+            head = HTTPRequestHead(version: self.version, method: self.method, uri: self.uri, headers: headers)
+        }
+        self.spareRequestHead = head
         self.fields = []
         self.uri = ""
         self.headBytes = 0

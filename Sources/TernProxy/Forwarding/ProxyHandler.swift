@@ -669,6 +669,13 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         self.requestLines = nil
         self.upstreamLines = nil
         self.requestFieldsPending = false
+        if self.cacheKey == nil {
+            // The heads go too: the parser then fills in the one it made for this request again for
+            // the next (`HTTP1Parser.spareRequestHead`), rather than allocate another. A cache
+            // exchange keeps them (reads of a stored body may come after).
+            self.requestHead = nil
+            self.upstreamHead = nil
+        }
         self.runQueued()
         self.readIfPending()
     }
