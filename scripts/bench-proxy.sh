@@ -37,6 +37,13 @@
 # the rounds' ratios (new/base). A change smaller than the quartiles' spread is not one this
 # machine can show (about 1% here).
 #
+# FIELDS: what the proxies add to what they forward. `same` (the default): both the same fields,
+# those tern adds unless told not to: X-Forwarded-For, -Proto and -Host and Via on the way up, Via
+# on the way down (nginx by proxy_set_header and add_header, as its operators configure it;
+# nginx adds none of them by itself). `none`: neither adds any (tern with `x-forwarded off` and
+# `via off`, nginx as it comes). `stock`: each as it comes, tern adding its four, nginx none (the
+# protocol of the figures before session 16; it reads tern 2-5% dearer against nginx than `same`).
+#
 # Needs nginx, wrk and openssl (apt-get install -y nginx-light wrk openssl). Loopback only.
 set -euo pipefail
 
@@ -101,6 +108,15 @@ origin_port=18090; nginx_port=18091; nginx_tls_port=18092; tern_port=18093; tern
 floor_port=18095; floor_tls_port=18096; base_port=18097; base_tls_port=18098
 
 origin_setup "$work" "$origin_port" "" 1m:1048576
+fields="${FIELDS:-same}"
+nginx_fields=""
+tern_fields=""
+case "$fields" in
+    same) nginx_fields='proxy_set_header X-Forwarded-For $remote_addr; proxy_set_header X-Forwarded-Proto $scheme; proxy_set_header X-Forwarded-Host $http_host; proxy_set_header Via "1.1 nginx"; add_header Via "1.1 nginx";' ;;
+    none) tern_fields=$'x-forwarded off\nvia off' ;;
+    stock) ;;
+    *) echo "bench-proxy: FIELDS is same, none or stock, not $fields" >&2; exit 2 ;;
+esac
 cat > "$work/nginx-proxy.conf" <<EOF
 worker_processes 1;
 worker_cpu_affinity 10;
@@ -117,7 +133,7 @@ http {
         listen 127.0.0.1:$nginx_tls_port ssl;
         ssl_certificate $work/cert.pem;
         ssl_certificate_key $work/key.pem;
-        location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; }
+        location / { proxy_pass http://origin; proxy_http_version 1.1; proxy_set_header Connection ""; $nginx_fields }
     }
 }
 EOF
@@ -131,6 +147,7 @@ limits {
 }
 upstream origin { server 127.0.0.1:$origin_port }
 route / { proxy origin }
+$tern_fields
 EOF
 sed -e "s/:$tern_port:/:$base_port:/" -e "s/:$tern_tls_port:/:$base_tls_port:/" "$work/tern.conf" > "$work/base.conf"
 
@@ -236,7 +253,7 @@ if [ -n "$paired" ]; then
     sleep 1
     alive "a proxy or the origin" "$origin_pid" "$nginx_pid" "$tern_pid"
     nginx_worker=$(pgrep -P "$nginx_pid" | head -1)
-    paired "tern proxy ($build_kind) vs nginx $(nginx -v 2>&1 | sed 's/.*\///'), paired" nginx "$nginx_worker" "$nginx_port" "$nginx_tls_port" \
+    paired "tern proxy ($build_kind) vs nginx $(nginx -v 2>&1 | sed 's/.*\///'), paired, fields: $fields" nginx "$nginx_worker" "$nginx_port" "$nginx_tls_port" \
         tern "$tern_pid" "$tern_port" "$tern_tls_port" "1KiB 1MiB 1KiB-TLS"
     exit 0
 fi
@@ -245,8 +262,8 @@ sleep 1
 alive "a proxy or the origin" "$origin_pid" "$nginx_pid" "$tern_pid" "$floor_pid"
 nginx_worker=$(pgrep -P "$nginx_pid" | head -1)
 
-printf '\ntern proxy (%s) vs nginx %s, and the NIO floor — one worker each pinned to CPU 1; wrk -t1 -c64 on CPU 0 with the origin; %ss per run, %s rounds\n' \
-    "$build_kind" "$(nginx -v 2>&1 | sed 's/.*\///')" "$seconds" "$rounds"
+printf '\ntern proxy (%s) vs nginx %s, and the NIO floor — one worker each pinned to CPU 1; wrk -t1 -c64 on CPU 0 with the origin; %ss per run, %s rounds; fields: %s\n' \
+    "$build_kind" "$(nginx -v 2>&1 | sed 's/.*\///')" "$seconds" "$rounds" "$fields"
 printf '%-18s %-6s %12s %10s %14s %10s\n' case proxy "requests/s" "p99" "CPU µs/req" "user µs"
 summary=""
 for case in $(cases "1KiB 1MiB 1KiB-TLS"); do
