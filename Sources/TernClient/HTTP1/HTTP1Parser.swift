@@ -359,12 +359,6 @@ package struct HTTP1Parser {
         }
     }
 
-    /// Whether none of a word's eight bytes is below 0x20 or 0x7F.
-    @inline(__always)
-    static func hasNoControlByte(_ word: UInt64) -> Bool {
-        Self.controlBytes(word) == 0
-    }
-
     /// A word's bytes below 0x20 or equal to 0x7F, flagged by their high bits (the classic "has a
     /// byte less than n" and "has a zero byte" tests): zero exactly when there is none, and the
     /// lowest flag marks the first such byte exactly (a flag above it may be false, from a borrow).

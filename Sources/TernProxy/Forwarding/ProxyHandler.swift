@@ -476,7 +476,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             fieldsAsBytes: self.cacheKey == nil && !self.rewritesResponseFields,
             known: self.upstreamKnown,
             lines: self.upstreamLines,
-            addedLines: self.upstreamLines == nil ? nil : self.addedFields?.lines,
+            addedLines: self.addedFields?.lines,  // the agent drops them for a head without lines
             delegate: self
         )
     }
