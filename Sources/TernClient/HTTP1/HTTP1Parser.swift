@@ -418,11 +418,11 @@ package struct HTTP1Parser {
                 code = code * 10 + Int(line[index] - 0x30)
             }
             guard code >= 100 else { return nil }
-            var reason = ""
-            if length > 12 {
-                guard line[12] == 0x20 else { return nil }
-                reason = String(decoding: UnsafeBufferPointer(rebasing: line[13..<length]), as: UTF8.self)
-            }
+            if length > 12 { guard line[12] == 0x20 else { return nil } }
+            // NIO's known codes keep their own phrase whatever came: only another code's is read.
+            let known = HTTPResponseStatus(statusCode: code)
+            guard case .custom = known, length > 13 else { return (version, known) }
+            let reason = String(decoding: UnsafeBufferPointer(rebasing: line[13..<length]), as: UTF8.self)
             return (version, HTTPResponseStatus(statusCode: code, reasonPhrase: reason))
         }
         guard let (version, status) = parsed else { try self.fail(.invalidStatus) }
@@ -585,8 +585,9 @@ package struct HTTP1Parser {
             self.spareResponseHead = head
             return .responseHead(head)
         }
-        head.version = self.version
-        head.status = self.status
+        // Each setter of the head's storage checks that it is not shared: only those that change.
+        if head.version != self.version { head.version = self.version }
+        if head.status != self.status { head.status = self.status }
         head.headers = headers
         self.spareResponseHead = head
         return .responseHead(head)
@@ -599,9 +600,10 @@ package struct HTTP1Parser {
         self.rawCount = 0
         let head: HTTPRequestHead
         if var spare = self.spareRequestHead.take() {
-            spare.method = self.method
-            spare.uri = self.uri
-            spare.version = self.version
+            // Each setter of the head's storage checks that it is not shared: only those that change.
+            if spare.method != self.method { spare.method = self.method }
+            if spare.uri != self.uri { spare.uri = self.uri }
+            if spare.version != self.version { spare.version = self.version }
             spare.headers = headers
             head = spare
         } else {

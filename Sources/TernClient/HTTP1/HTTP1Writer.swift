@@ -77,12 +77,25 @@ package struct HTTP1Writer {
         _ head: HTTPRequestHead, framing: Framing, lines: (HTTP1RawFields, omitting: UInt64)? = nil, added: HTTP1RawFields? = nil
     ) {
         self.begin(framing: framing, suppressBody: false)
-        self.out.writeString(head.method.rawValue)
-        self.out.writeInteger(UInt8(ascii: " "))
-        self.out.writeString(head.uri)
-        self.out.writeInteger(UInt8(ascii: " "))
-        Self.writeVersion(head.version, to: &self.out)
-        self.out.writeStaticString("\r\n")
+        let method = head.method.rawValue
+        let uri = head.uri
+        if head.version == .http1_1 {
+            // The request line in one write (each `ByteBuffer` write checks uniqueness and room).
+            self.out.writeWithUnsafeMutableBytes(minimumWritableBytes: method.utf8.count + uri.utf8.count + 12) { buffer in
+                let start = buffer.baseAddress!
+                var next = Self.put(method, at: start)
+                next.storeBytes(of: UInt8(ascii: " "), as: UInt8.self)
+                next = Self.put(uri, at: next + 1)
+                return Self.put(" HTTP/1.1\r\n", at: next) - start
+            }
+        } else {
+            self.out.writeString(method)
+            self.out.writeInteger(UInt8(ascii: " "))
+            self.out.writeString(uri)
+            self.out.writeInteger(UInt8(ascii: " "))
+            Self.writeVersion(head.version, to: &self.out)
+            self.out.writeStaticString("\r\n")
+        }
         if let (raw, omit) = lines { self.lines(raw, framing: framing, omitting: omit, finishing: false) }
         if let added { self.out.writeImmutableBuffer(added.bytes) }
         self.fields(head.headers, framing: framing)
@@ -182,7 +195,12 @@ package struct HTTP1Writer {
     }
 
     private mutating func statusLine(_ head: HTTPResponseHead, version: HTTPVersion?) {
-        Self.writeVersion(version ?? head.version, to: &self.out)
+        let version = version ?? head.version
+        if head.status == .ok && version == .http1_1 {
+            self.out.writeStaticString("HTTP/1.1 200 OK\r\n")  // the common line in one write
+            return
+        }
+        Self.writeVersion(version, to: &self.out)
         if head.status == .ok {
             self.out.writeStaticString(" 200 OK\r\n")
         } else {
