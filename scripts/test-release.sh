@@ -4,7 +4,8 @@
 # (an object's life ending at its last use, with lexical lifetimes off) is then tested too. The
 # README's test command runs the debug build; run this one after changes to code whose correctness
 # could depend on how long an object lives (weak references, unsafe pointers into objects, deinit
-# with effects). A cold build takes about 20 minutes on 2 cores; it is kept in .build-release-tests/.
+# with effects). A cold build takes about 7 minutes on 2 cores (kept in .build-release-tests/), the
+# run about 3.
 #
 # Usage: scripts/test-release.sh [swift test options, e.g. --filter NAME]
 set -euo pipefail
