@@ -47,7 +47,9 @@ let package = Package(
                 .product(name: "NIOSSL", package: "swift-nio-ssl"),
                 .product(name: "Logging", package: "swift-log"),
             ],
-            resources: [.copy("Lua")]
+            // Compiled into the binary (`PackageResources`), not a bundle beside it: a copied
+            // binary needs nothing else to run.
+            resources: [.embedInCode("Lua/tern.lua")]
         ),
         .target(
             name: "TernProxy",
@@ -66,7 +68,9 @@ let package = Package(
                 .product(name: "Mustache", package: "swift-mustache"),
                 .product(name: "UnixSignals", package: "swift-service-lifecycle"),
             ],
-            resources: [.copy("Pages/Templates")]
+            // The shipped templates, compiled into the binary as bytes (`PackageResources`) from these
+            // files; proxy.conf can name others.
+            resources: [.embedInCode("Pages/Templates/error.mustache"), .embedInCode("Pages/Templates/status.mustache")]
         ),
         .target(
             name: "TernCLI",

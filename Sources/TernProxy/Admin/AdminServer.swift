@@ -172,13 +172,9 @@ extension ProxyServer {
 struct StatusPage: Sendable {
     let template: MustacheTemplate
 
+    /// `Pages/Templates/status.mustache`, compiled into the binary (`PackageResources`).
     static func load() throws -> StatusPage {
-        guard let url = Bundle.module.url(forResource: "status", withExtension: "mustache", subdirectory: "Templates"),
-            let text = try? String(contentsOf: url, encoding: .utf8)
-        else {
-            throw ErrorPages.PageError(message: "the shipped status page template is missing from the TernProxy bundle")
-        }
-        return StatusPage(template: try MustacheTemplate(string: text))
+        StatusPage(template: try MustacheTemplate(string: String(decoding: PackageResources.status_mustache, as: UTF8.self)))
     }
 
     func render(runtime: ProxyRuntime, loops: Int, uptime: TimeAmount, inFlight: [String: [Int]]) -> String {

@@ -68,13 +68,9 @@ struct ErrorPages: Sendable {
         ])
     }
 
+    /// `Pages/Templates/error.mustache`, compiled into the binary (`PackageResources`).
     private static func loadShipped() throws -> MustacheTemplate {
-        guard let url = Bundle.module.url(forResource: "error", withExtension: "mustache", subdirectory: "Templates"),
-            let text = try? String(contentsOf: url, encoding: .utf8)
-        else {
-            throw PageError(message: "the shipped error page template is missing from the TernProxy bundle")
-        }
-        return try MustacheTemplate(string: text)
+        try MustacheTemplate(string: String(decoding: PackageResources.error_mustache, as: UTF8.self))
     }
 
     struct PageError: Error, CustomStringConvertible {

@@ -1,21 +1,13 @@
 import Foundation
 import NIOCore
 
-/// The Lua library `Lua/tern.lua`, shipped as a resource: the cache's server-side functions. It is
-/// loaded with `FUNCTION LOAD REPLACE` the first time a server is asked for one of its functions,
-/// and again when a server answers "Function not found" (it restarted, or its functions were
-/// flushed).
+/// The Lua library `Lua/tern.lua`, compiled into the binary (`PackageResources`, Package.swift):
+/// the cache's server-side functions. It is loaded with `FUNCTION LOAD REPLACE` the first time a
+/// server is asked for one of its functions, and again when a server answers "Function not found"
+/// (it restarted, or its functions were flushed).
 enum RedisLibrary {
-    /// The library's source, read once.
-    static let source: String = {
-        guard let url = Bundle.module.url(forResource: "tern", withExtension: "lua", subdirectory: "Lua")
-            ?? Bundle.module.url(forResource: "tern", withExtension: "lua"),
-            let text = try? String(contentsOf: url, encoding: .utf8)
-        else {
-            preconditionFailure("TernRedis: the resource Lua/tern.lua is missing from the bundle")
-        }
-        return text
-    }()
+    /// The library's source.
+    static let source = String(decoding: PackageResources.tern_lua, as: UTF8.self)
 
     static let loadCommand: ByteBuffer = {
         var encoder = RedisCommandEncoder("FUNCTION", parts: 4, hashesKeys: false, capacity: source.utf8.count + 64)
