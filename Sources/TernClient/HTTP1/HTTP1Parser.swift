@@ -580,15 +580,16 @@ package struct HTTP1Parser {
         } else {
             self.state = .untilClose
         }
-        guard var head = self.spareResponseHead.take() else {
-            let head = HTTPResponseHead(version: self.version, status: self.status, headers: headers)
-            self.spareResponseHead = head
-            return .responseHead(head)
+        let head: HTTPResponseHead
+        if var spare = self.spareResponseHead.take() {
+            // Each setter of the head's storage checks that it is not shared: only those that change.
+            if spare.version != self.version { spare.version = self.version }
+            if spare.status != self.status { spare.status = self.status }
+            spare.headers = headers
+            head = spare
+        } else {
+            head = HTTPResponseHead(version: self.version, status: self.status, headers: headers)
         }
-        // Each setter of the head's storage checks that it is not shared: only those that change.
-        if head.version != self.version { head.version = self.version }
-        if head.status != self.status { head.status = self.status }
-        head.headers = headers
         self.spareResponseHead = head
         return .responseHead(head)
     }

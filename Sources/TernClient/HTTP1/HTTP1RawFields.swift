@@ -108,14 +108,20 @@ package struct HTTP1RawFields: Equatable, Sendable {
 
     /// `fields` written out in the writer's form (`name: value` CRLF, in order, nothing left out).
     package init(writing fields: HTTPHeaders) {
+        self.init(writingLines: fields.lazy.map { ($0.name, Substring($0.value)) })
+    }
+
+    /// Each name and value written out as a line in the writer's form (`name: value` CRLF, in
+    /// order), into storage reserved at once: the values as given (the caller trims them).
+    package init<Lines: Collection<(String, Substring)>>(writingLines lines: Lines) {
         var size = 0
-        for (name, value) in fields { size += name.utf8.count + value.utf8.count + 4 }
+        for (name, value) in lines { size += name.utf8.count + value.utf8.count + 4 }
         var bytes = ByteBuffer()
         bytes.reserveCapacity(size)
-        for (name, value) in fields {
+        for (name, value) in lines {
             bytes.writeString(name)
             bytes.writeStaticString(": ")
-            bytes.writeString(value)
+            bytes.writeSubstring(value)
             bytes.writeStaticString("\r\n")
         }
         self.init(bytes)

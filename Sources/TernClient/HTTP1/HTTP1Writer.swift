@@ -86,7 +86,7 @@ package struct HTTP1Writer {
                 var next = Self.put(method, at: start)
                 next.storeBytes(of: UInt8(ascii: " "), as: UInt8.self)
                 next = Self.put(uri, at: next + 1)
-                return Self.put(" HTTP/1.1\r\n", at: next) - start
+                return Self.put(" HTTP/1.1\r\n" as StaticString, at: next) - start
             }
         } else {
             self.out.writeString(method)

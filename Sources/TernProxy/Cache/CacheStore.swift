@@ -225,17 +225,9 @@ struct CachedResponse: Sendable {
     /// (`HTTP1Writer.responseHead(_:after:…)`): `name: value` CRLF with values trimmed, and no
     /// `Transfer-Encoding` (a stored response has no hop-by-hop field; the framing is the hit's).
     mutating func keepHeadLines() {
-        var bytes = ByteBuffer()
-        var size = 0
-        for (name, value) in self.headers { size += name.utf8.count + value.utf8.count + 4 }
-        bytes.reserveCapacity(size)
-        for (name, value) in self.headers where !CachePolicy.equalsLowercased(name, "transfer-encoding") {
-            bytes.writeString(name)
-            bytes.writeStaticString(": ")
-            bytes.writeSubstring(CachePolicy.trimmed(Substring(value)))
-            bytes.writeStaticString("\r\n")
-        }
-        self.unique().headLines = HTTP1RawFields(bytes)
+        let lines = self.headers.lazy.filter { !CachePolicy.equalsLowercased($0.name, "transfer-encoding") }
+            .map { ($0.name, CachePolicy.trimmed(Substring($0.value))) }
+        self.unique().headLines = HTTP1RawFields(writingLines: lines)
     }
 
     struct StoredFields: Equatable, Sendable {
