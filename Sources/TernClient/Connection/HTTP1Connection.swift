@@ -22,10 +22,11 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     private var pool: OriginPool?
     private let readTimeout: TimeAmount?
     private let decompresses: Bool
-    private var context: ChannelHandlerContext?
+    private var link = PipelineLink<ChannelHandlerContext>()
+    private var context: ChannelHandlerContext? { self.link.object }
     /// The codec, when requests may go to it directly (no decompressor in between, which adds
     /// `Accept-Encoding` to request heads).
-    private var codec: HTTP1ClientCodec?
+    private var codecLink = PipelineLink<HTTP1ClientCodec>()
 
     private var execution: RequestExecution?
     private var requestDone = false
@@ -62,27 +63,27 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     var isWritable: Bool { self.context?.channel.isWritable ?? false }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
+        self.link.set(context)
         if !self.decompresses {
-            self.codec = try? context.pipeline.syncOperations.handler(type: HTTP1ClientCodec.self)
-            self.codec?.connection = self  // response parts come to `receive(_:)` directly
+            self.codecLink.set(try? context.pipeline.syncOperations.handler(type: HTTP1ClientCodec.self))
+            self.codecLink.object?.connection = self  // response parts come to `receive(_:)` directly
         }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
-        self.codec?.connection = nil
-        self.codec = nil
+        self.link.set(nil)
+        self.codecLink.object?.connection = nil
+        self.codecLink.set(nil)
         self.pool = nil
     }
 
     private func flush(_ context: ChannelHandlerContext) {
-        if let codec = self.codec { codec.flushRequest() } else { context.flush() }
+        if let codec = self.codecLink.borrowed { codec._withUnsafeGuaranteedRef { $0.flushRequest() } } else { context.flush() }
     }
 
     private func write(_ part: HTTPClientRequestPart, context: ChannelHandlerContext) {
-        if let codec = self.codec {
-            codec.writeRequest(part, promise: nil)
+        if let codec = self.codecLink.borrowed {
+            codec._withUnsafeGuaranteedRef { $0.writeRequest(part, promise: nil) }
         } else {
             context.write(self.wrapOutboundOut(part), promise: nil)
         }
@@ -91,13 +92,17 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     // MARK: Requests
 
     func start(_ execution: RequestExecution) {
-        guard let context = self.context, !self.closing else {
+        guard let context = self.link.borrowed, !self.closing else {
             execution.attemptFailed(
                 TernClientError(code: .remoteClosed, phase: .write, detail: "connection closed before use"),
                 connectionWasReused: true
             )
             return
         }
+        context._withUnsafeGuaranteedRef { self.start(execution, context: $0) }
+    }
+
+    private func start(_ execution: RequestExecution, context: ChannelHandlerContext) {
         self.execution = execution
         self.requestCount += 1
         self.requestDone = false
@@ -106,9 +111,11 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         self.requestKeepAlive = execution.keepsAlive
         self.readPaused = false
         self.lastActivity = .coarseNow()
-        if let codec = self.codec {
-            codec.setFieldsAsBytes(execution.fieldsAsBytes)
-            codec.writeRequestHead(execution.head, framing: execution.framing, lines: execution.lines, added: execution.addedLines)
+        if let codec = self.codecLink.borrowed {
+            codec._withUnsafeGuaranteedRef { codec in
+                codec.setFieldsAsBytes(execution.fieldsAsBytes)
+                codec.writeRequestHead(execution.head, framing: execution.framing, lines: execution.lines, added: execution.addedLines)
+            }
         } else if let (lines, omit) = execution.lines {
             // Through the decompressor, which may add its field: the lines become fields first.
             var head = execution.head
@@ -177,9 +184,9 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
         guard self.readPaused else { return }
         self.readPaused = false
         self.lastActivity = .coarseNow()
-        if self.readPending, let context = self.context {
+        if self.readPending, let context = self.link.borrowed {
             self.readPending = false
-            self.passRead(context)
+            context._withUnsafeGuaranteedRef { self.passRead($0) }
         }
     }
 
@@ -203,7 +210,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Reads through the codec directly when it is there (`HTTP1ClientCodec.passRead`).
     private func passRead(_ context: ChannelHandlerContext) {
-        if self.codec?.passRead() != true { context.read() }
+        if self.codecLink.borrowed?._withUnsafeGuaranteedRef({ $0.passRead() }) != true { context.read() }
     }
 
     func read(context: ChannelHandlerContext) {

@@ -24,24 +24,29 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// Requests written whose responses have not come.
     private var pending = PendingMethods()
 
-    private var context: ChannelHandlerContext?
+    private var link = PipelineLink<ChannelHandlerContext>()
+    private var context: ChannelHandlerContext? { self.link.object }
     /// The socket's receive low-water mark while a long body streams in.
     private var bulk = BulkReceive()
     /// The connection right behind, which takes response parts by a direct call (it sets and
     /// clears this itself, when no decompressor sits in between).
-    var connection: HTTP1Connection?
+    var connection: HTTP1Connection? {
+        get { self.connectionLink.object }
+        set { self.connectionLink.set(newValue) }
+    }
+    private var connectionLink = PipelineLink<HTTP1Connection>()
 
     init(maxHeadBytes: Int) {
         self.input = HTTP1Input(HTTP1Parser(kind: .response, maxHeadBytes: maxHeadBytes, maxFieldCount: Int(UInt16.max) - 1))
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
+        self.link.set(context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
         self.bulk.lower(context.channel)
-        self.context = nil
+        self.link.set(nil)
         self.connection = nil
     }
 
@@ -55,11 +60,11 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// the pipeline: no `NIOAny` box, no dynamic cast to unwrap it, no hop. Only when no handler in
     /// between has a say in requests (`HTTP1Connection` without decompression).
     func writeRequest(_ part: HTTPClientRequestPart, promise: EventLoopPromise<Void>?) {
-        guard let context = self.context else {
+        guard let context = self.link.borrowed else {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        self.write(part, context: context, promise: promise)
+        context._withUnsafeGuaranteedRef { self.write(part, context: $0, promise: promise) }
     }
 
     /// A request head whose framing the caller knows (`RequestExecution.framing`), by a direct call
@@ -69,7 +74,7 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
     func writeRequestHead(
         _ head: HTTPRequestHead, framing: HTTP1Writer.Framing, lines: (HTTP1RawFields, omitting: UInt64)? = nil, added: HTTP1RawFields? = nil
     ) {
-        guard self.context != nil else { return }
+        guard self.link.borrowed != nil else { return }
         self.writeHead(head, framing: framing, lines: lines, added: added)
     }
 
@@ -99,8 +104,8 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// (a context call and its retains, on every response). False once the codec is out of the
     /// pipeline: the caller reads through its own context.
     package func passRead() -> Bool {
-        guard let context = self.context else { return false }
-        context.read()
+        guard let context = self.link.borrowed else { return false }
+        context._withUnsafeGuaranteedRef { $0.read() }
         return true
     }
 
@@ -111,8 +116,8 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// A flush from the handler behind by a direct call, as `writeRequest`.
     func flushRequest() {
-        guard let context = self.context else { return }
-        self.flush(context: context)
+        guard let context = self.link.borrowed else { return }
+        context._withUnsafeGuaranteedRef { self.flush(context: $0) }
     }
 
     /// The responses to come hand their fields on as bytes (`HTTP1RawFields`) rather than as
@@ -172,8 +177,8 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
             self.pending.removeFirst()
             self.answerNext()
             let raw = self.input.parser.takeRawFields()
-            if let connection = self.connection {
-                connection.receiveHead(head, facts: self.input.parser.lastHead, raw: raw)
+            if let connection = self.connectionLink.borrowed {
+                connection._withUnsafeGuaranteedRef { $0.receiveHead(head, facts: self.input.parser.lastHead, raw: raw) }
             } else {
                 var head = head
                 if let raw { head.headers = raw.headers() }
@@ -189,8 +194,8 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func pass(_ part: HTTPClientResponsePart, context: ChannelHandlerContext) {
-        if let connection = self.connection {
-            connection.receive(part)
+        if let connection = self.connectionLink.borrowed {
+            connection._withUnsafeGuaranteedRef { $0.receive(part) }
         } else {
             context.fireChannelRead(self.wrapInboundOut(part))
         }

@@ -33,7 +33,9 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     let agent: Agent
     let loop: LoopState
     let scheme: String
-    var context: ChannelHandlerContext?
+    /// This handler's context, its strong reference (`link.borrowed` on the response's path).
+    var context: ChannelHandlerContext? { self.link.object }
+    private var link = PipelineLink<ChannelHandlerContext>()
     var clientAddress = "-"
 
     var state = State.idle
@@ -107,9 +109,11 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         didSet { if self.responseHeadSent && !oldValue { self.requestGuard?.responseStarted() } }
     }
     /// The listener's guard in front of this handler (nil in pipelines without one).
-    var requestGuard: RequestGuard?
+    var requestGuard: RequestGuard? { self.guardLink.object }
+    private var guardLink = PipelineLink<RequestGuard>()
     /// The codec in front: response parts are handed to it directly (`write(_:)`).
-    var codec: HTTP1ServerCodec?
+    var codec: HTTP1ServerCodec? { self.codecLink.object }
+    private var codecLink = PipelineLink<HTTP1ServerCodec>()
     var responseStatus: UInt = 0
     var bytesSent = 0
     var keepAlive = true
@@ -178,20 +182,20 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
-        self.requestGuard = try? context.pipeline.syncOperations.handler(type: RequestGuard.self)
+        self.link.set(context)
+        self.guardLink.set(try? context.pipeline.syncOperations.handler(type: RequestGuard.self))
         self.requestGuard?.proxy = self  // it hands request parts to `receive(_:)` directly
-        self.codec = try? context.pipeline.syncOperations.handler(type: HTTP1ServerCodec.self)
+        self.codecLink.set(try? context.pipeline.syncOperations.handler(type: HTTP1ServerCodec.self))
         self.clientWritable = context.channel.isWritable
         if let address = context.channel.remoteAddress?.ipAddress { self.clientAddress = address }
         else if context.channel.remoteAddress != nil || context.channel.localAddress?.protocol == .unix { self.clientAddress = "unix" }
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
+        self.link.set(nil)
         self.requestGuard?.proxy = nil
-        self.requestGuard = nil
-        self.codec = nil
+        self.guardLink.set(nil)
+        self.codecLink.set(nil)
     }
 
     // MARK: The request
@@ -501,13 +505,13 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     // MARK: The response (ResponseDelegate, on this loop)
 
     func responseHead(_ head: HTTPResponseHead, execution: RequestExecution) {
-        guard !self.closed, let context = self.context else { return }
+        guard !self.closed, let context = self.link.borrowed else { return }
         let version = self.requestVersion
         if let group = self.route?.upstream, self.serverIndex >= 0 { group.servers[self.serverIndex].health.recordSuccess() }
         if let metrics = self.loop.metrics, let group = self.route?.upstream, let runtime = self.runtime {
             metrics.recordUpstreamResponse(group: group, generation: runtime.generation, nanoseconds: (NIODeadline.now() - self.startTime).nanoseconds)
         }
-        if self.cacheKey == nil, let codec = self.codec, !self.rewritesResponseFields, let facts = execution.responseFacts,
+        if self.cacheKey == nil, let codec = self.codecLink.borrowed, !self.rewritesResponseFields, let facts = execution.responseFacts,
             facts.coversAllFields, !facts.hasVia, !facts.connectionNamesOthers
         {
             // The common case: the head goes out as it came but for the hop-by-hop fields, which the
@@ -518,7 +522,9 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             let connection = self.connectionField(for: version)
             self.responseStatus = head.status.code
             self.responseHeadSent = true
-            codec.writeResponseHead(head, fields: execution.responseRawFields, version: version, passingOn: facts, adding: via, connection)
+            codec._withUnsafeGuaranteedRef {
+                $0.writeResponseHead(head, fields: execution.responseRawFields, version: version, passingOn: facts, adding: via, connection)
+            }
             return
         }
         var head = head
@@ -538,7 +544,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         if let (name, value) = self.connectionField(for: version) { head.headers.replaceOrAdd(name: name, value: value) }
         self.responseStatus = head.status.code
         self.responseHeadSent = true
-        self.write(.head(head), context: context)
+        context._withUnsafeGuaranteedRef { self.write(.head(head), context: $0) }
     }
 
     /// The `Connection` field a response to a request of `version` needs, if any; decides whether
@@ -552,10 +558,10 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     }
 
     func responseBodyPart(_ buffer: ByteBuffer, execution: RequestExecution) {
-        guard !self.closed, let context = self.context, self.cacheAnswer == nil else { return }
+        guard !self.closed, let context = self.link.borrowed, self.cacheAnswer == nil else { return }
         if let writer = self.cacheWriter, !writer.append(buffer) { self.cacheWriter = nil }
         self.bytesSent += buffer.readableBytes
-        self.write(.body(.byteBuffer(buffer)), context: context)
+        context._withUnsafeGuaranteedRef { self.write(.body(.byteBuffer(buffer)), context: $0) }
         if !self.clientWritable {
             self.responsePaused = true
             execution.pauseResponseBody()
@@ -563,11 +569,15 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     }
 
     func responseReadComplete(execution: RequestExecution) {
-        if let context = self.context { self.flush(context) }
+        if let context = self.link.borrowed { context._withUnsafeGuaranteedRef { self.flush($0) } }
     }
 
     func responseEnd(_ trailers: HTTPHeaders?, execution: RequestExecution) {
-        guard !self.closed, let context = self.context else { return }
+        guard !self.closed, let context = self.link.borrowed else { return }
+        context._withUnsafeGuaranteedRef { self.responseEnd(context: $0) }
+    }
+
+    private func responseEnd(context: ChannelHandlerContext) {
         self.execution = nil
         self.finishUpstream()
         if self.cacheKey != nil {
@@ -682,7 +692,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
 
     /// Handles the pipelined requests that came in during the exchange just finished.
     private func runQueued() {
-        guard !self.runningQueued, let context = self.context else { return }
+        guard !self.runningQueued, let context = self.link.borrowed else { return }
         if !self.keepAlive {
             self.queued.removeAll()  // the connection closes after this response
             return
@@ -692,7 +702,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         while let next = self.queued.first {
             if next.isHead && self.state != .idle { break }
             self.queued.removeFirst()
-            self.handle(next, context: context)
+            context._withUnsafeGuaranteedRef { self.handle(next, context: $0) }
         }
     }
 
@@ -741,17 +751,17 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     /// Passes a read on, unless the guard in front is waiting for a shared rate-limit answer
     /// (then the guard reads once it has the answer).
     private func passRead(_ context: ChannelHandlerContext) {
-        if let requestGuard = self.requestGuard, requestGuard.holdsReads {
-            requestGuard.holdRead()
-        } else if self.codec?.passRead() != true {
+        if let requestGuard = self.guardLink.borrowed, requestGuard._withUnsafeGuaranteedRef({ $0.holdsReads }) {
+            requestGuard._withUnsafeGuaranteedRef { $0.holdRead() }
+        } else if self.codecLink.borrowed?._withUnsafeGuaranteedRef({ $0.passRead() }) != true {
             context.read()
         }
     }
 
     private func readIfPending() {
-        if self.readPending, let context = self.context {
+        if self.readPending, let context = self.link.borrowed {
             self.readPending = false
-            self.passRead(context)
+            context._withUnsafeGuaranteedRef { self.passRead($0) }
         }
     }
 
@@ -796,8 +806,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
 
     /// Writes a response part: straight to the codec in front when there is one.
     func write(_ part: HTTPServerResponsePart, context: ChannelHandlerContext, promise: EventLoopPromise<Void>? = nil) {
-        if let codec = self.codec {
-            codec.writeResponse(part, promise: promise)
+        if let codec = self.codecLink.borrowed {
+            codec._withUnsafeGuaranteedRef { $0.writeResponse(part, promise: promise) }
         } else {
             context.write(self.wrapOutboundOut(part), promise: promise)
         }
@@ -805,7 +815,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
 
     /// Flushes: straight to the codec in front when there is one (no hop through the pipeline).
     func flush(_ context: ChannelHandlerContext) {
-        if let codec = self.codec { codec.flushResponse() } else { context.flush() }
+        if let codec = self.codecLink.borrowed { codec._withUnsafeGuaranteedRef { $0.flushResponse() } } else { context.flush() }
     }
 
     /// Ends the response; when the connection must not be reused, closes it once the end is written.
@@ -814,14 +824,14 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         // The guard hears of the end before the flush, so a refusal it holds goes out right behind.
         guard !self.keepAlive || self.quiescing || self.requestsServed + 1 >= limit else {
             self.write(.end(nil), context: context)
-            self.requestGuard?.responseEnded()
+            self.guardLink.borrowed?._withUnsafeGuaranteedRef { $0.responseEnded() }
             self.flush(context)
             return
         }
         self.keepAlive = false
         let written = context.eventLoop.makePromise(of: Void.self)
         self.write(.end(nil), context: context, promise: written)
-        self.requestGuard?.responseEnded()
+        self.guardLink.borrowed?._withUnsafeGuaranteedRef { $0.responseEnded() }
         self.flush(context)
         written.futureResult.assumeIsolated().whenComplete { _ in context.close(promise: nil) }
     }

@@ -28,10 +28,14 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// The requests whose responses have not begun (those to HEAD and CONNECT have no body).
     private var pending = PendingMethods()
 
-    private var context: ChannelHandlerContext?
+    private var link = PipelineLink<ChannelHandlerContext>()
     /// The guard right behind, which takes request parts by a direct call (set by
     /// `ListenerGuards.addHTTPHandlers`): no `NIOAny` box, no dynamic cast, no hop per part.
-    var requestGuard: RequestGuard?
+    var requestGuard: RequestGuard? {
+        get { self.guardLink.object }
+        set { self.guardLink.set(newValue) }
+    }
+    private var guardLink = PipelineLink<RequestGuard>()
 
     init(maxHeadBytes: Int, maxFieldCount: Int) {
         var parser = HTTP1Parser(kind: .request, maxHeadBytes: maxHeadBytes, maxFieldCount: maxFieldCount)
@@ -42,11 +46,11 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
+        self.link.set(context)
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
+        self.link.set(nil)
         self.requestGuard = nil
         // A protocol switch takes the codec out: bytes sent before the 101 are dropped, as the
         // client must wait for it (RFC 6455 §4.1).
@@ -61,8 +65,8 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
 
     /// Bytes from the header timer in front by a direct call (`HeadTimer.codec`).
     func receive(_ bytes: ByteBuffer) {
-        guard let context = self.context else { return }
-        self.receive(bytes, context: context)
+        guard let context = self.link.borrowed else { return }
+        context._withUnsafeGuaranteedRef { self.receive(bytes, context: $0) }
     }
 
     private func receive(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
@@ -72,8 +76,8 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     private func pass(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        if let requestGuard = self.requestGuard {
-            requestGuard.receive(part)
+        if let requestGuard = self.guardLink.borrowed {
+            requestGuard._withUnsafeGuaranteedRef { $0.receive(part) }
         } else {
             context.fireChannelRead(self.wrapInboundOut(part))
         }
@@ -90,9 +94,11 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
                 case .requestHead(var head):
                     self.pending.append(head.method)
                     let fields = self.input.parser.takeRawFields()
-                    if let requestGuard = self.requestGuard {
-                        requestGuard.headFacts = self.input.parser.lastHead
-                        requestGuard.headLines = fields
+                    if let requestGuard = self.guardLink.borrowed {
+                        requestGuard._withUnsafeGuaranteedRef {
+                            $0.headFacts = self.input.parser.lastHead
+                            $0.headLines = fields
+                        }
                     } else if let fields {
                         head.headers = fields.headers()  // a handler behind reads the fields as values
                     }
@@ -128,11 +134,11 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// the pipeline: no `NIOAny` box, no dynamic cast to unwrap it, no hop (`ProxyHandler` does
     /// this; the others write through the pipeline, and both end up here, in call order).
     func writeResponse(_ part: HTTPServerResponsePart, promise: EventLoopPromise<Void>?) {
-        guard let context = self.context else {
+        guard let context = self.link.borrowed else {
             promise?.fail(ChannelError.ioOnClosedChannel)
             return
         }
-        self.write(part, context: context, promise: promise)
+        context._withUnsafeGuaranteedRef { self.write(part, context: $0, promise: promise) }
     }
 
     private func write(_ part: HTTPServerResponsePart, context: ChannelHandlerContext, promise: EventLoopPromise<Void>?) {
@@ -153,16 +159,20 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
         _ head: HTTPResponseHead, fields raw: HTTP1RawFields?, version: HTTPVersion, passingOn facts: HTTP1HeadFacts,
         adding first: (String, String)?, _ second: (String, String)?
     ) {
-        guard let context = self.context else { return }
-        self.writeHead(head, fields: raw, version: version, passingOn: facts, adding: first, second, context: context, promise: nil)
+        guard let context = self.link.borrowed else { return }
+        context._withUnsafeGuaranteedRef {
+            self.writeHead(head, fields: raw, version: version, passingOn: facts, adding: first, second, context: $0, promise: nil)
+        }
     }
 
     /// A stored response's head (a cache hit): the stored fields as the lines they were kept in
     /// (`CachedResponse.headLines`), then the head's own (what the hit adds). A direct call, as
     /// `writeResponse`. `hasContentLength`: whether either has that field.
     func writeStoredResponseHead(_ head: HTTPResponseHead, after lines: HTTP1RawFields, hasContentLength: Bool) {
-        guard let context = self.context else { return }
-        self.writeHead(head, after: lines, hasContentLength: hasContentLength, context: context, promise: nil)
+        guard let context = self.link.borrowed else { return }
+        context._withUnsafeGuaranteedRef {
+            self.writeHead(head, after: lines, hasContentLength: hasContentLength, context: $0, promise: nil)
+        }
     }
 
     private func writeHead(
@@ -202,15 +212,15 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// context call and its retains, on every request). False once the codec is out of the
     /// pipeline (a protocol switch): the caller reads through its own context.
     func passRead() -> Bool {
-        guard let context = self.context else { return false }
-        context.read()
+        guard let context = self.link.borrowed else { return false }
+        context._withUnsafeGuaranteedRef { $0.read() }
         return true
     }
 
     /// A flush from the handler behind by a direct call, as `writeResponse`.
     func flushResponse() {
-        guard let context = self.context else { return }
-        self.flush(context: context)
+        guard let context = self.link.borrowed else { return }
+        context._withUnsafeGuaranteedRef { self.flush(context: $0) }
     }
 }
 

@@ -166,10 +166,15 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     /// Refused: everything read from now on is dropped.
     private var refusing = false
     private var pending: (status: HTTPResponseStatus, version: HTTPVersion, retryAfter: Int?)?
-    private var context: ChannelHandlerContext?
+    private var context: ChannelHandlerContext? { self.link.object }
+    private var link = PipelineLink<ChannelHandlerContext>()
     /// The proxy handler right behind, which takes parts by a direct call; it sets and clears this
     /// itself (`ProxyHandler.handlerAdded`).
-    var proxy: ProxyHandler?
+    var proxy: ProxyHandler? {
+        get { self.proxyLink.object }
+        set { self.proxyLink.set(newValue) }
+    }
+    private var proxyLink = PipelineLink<ProxyHandler>()
     /// What the parser found out about the head the codec in front is about to hand over
     /// (`RequestRules.accepts`); taken by that head.
     var headFacts: HTTP1HeadFacts?
@@ -193,7 +198,7 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerAdded(context: ChannelHandlerContext) {
-        self.context = context
+        self.link.set(context)
         if let address = context.channel.remoteAddress?.ipAddress { self.clientAddress = address }
         self.forbidden = !self.allowList.isEmpty && !self.allowList.allows(context.channel.remoteAddress)
     }
@@ -204,8 +209,8 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     /// A request part from the codec in front by a direct call (`HTTP1ServerCodec.requestGuard`).
     func receive(_ part: HTTPServerRequestPart) {
-        guard let context = self.context else { return }
-        self.receive(part, context: context)
+        guard let context = self.link.borrowed else { return }
+        context._withUnsafeGuaranteedRef { self.receive(part, context: $0) }
     }
 
     private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
@@ -224,8 +229,8 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     /// Hands a part on: to the proxy handler directly when it is the one behind (no `NIOAny` box,
     /// no cast, no hop), else through the pipeline.
     private func pass(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        if let proxy = self.proxy {
-            proxy.receive(part)
+        if let proxy = self.proxyLink.borrowed {
+            proxy._withUnsafeGuaranteedRef { $0.receive(part) }
         } else {
             context.fireChannelRead(self.wrapInboundOut(part))
         }
@@ -263,8 +268,12 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
                 return self.refuseRate(wait, version: head.version, context: context)
             }
             self.requestAdmitted()
-            self.proxy?.requestFacts = facts
-            self.proxy?.requestHeadLines = lines
+            if let proxy = self.proxyLink.borrowed {
+                proxy._withUnsafeGuaranteedRef {
+                    $0.requestFacts = facts
+                    $0.requestHeadLines = lines
+                }
+            }
             self.pass(.head(head), context: context)
             return
         case .end:
@@ -342,7 +351,7 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     func handlerRemoved(context: ChannelHandlerContext) {
-        self.context = nil
+        self.link.set(nil)
         self.proxy = nil
     }
 
@@ -480,7 +489,11 @@ final class HeadTimer: ChannelInboundHandler, RemovableChannelHandler {
     private var context: ChannelHandlerContext?
     /// The codec right behind, which takes bytes by a direct call (set by
     /// `ListenerGuards.addHTTPHandlers`).
-    var codec: HTTP1ServerCodec?
+    var codec: HTTP1ServerCodec? {
+        get { self.codecLink.object }
+        set { self.codecLink.set(newValue) }
+    }
+    private var codecLink = PipelineLink<HTTP1ServerCodec>()
     /// Set by `RequestGuard`: a response is under way, so no 408 can be written in between.
     var responseInProgress = false {
         didSet { if !self.responseInProgress, case .between = self.state { self.becameIdle() } }
@@ -517,8 +530,8 @@ final class HeadTimer: ChannelInboundHandler, RemovableChannelHandler {
 
     func channelRead(context: ChannelHandlerContext, data: NIOAny) {
         self.noteBytes()
-        if let codec = self.codec {
-            codec.receive(self.unwrapInboundIn(data))
+        if let codec = self.codecLink.borrowed {
+            codec._withUnsafeGuaranteedRef { $0.receive(self.unwrapInboundIn(data)) }
         } else {
             context.fireChannelRead(data)
         }
