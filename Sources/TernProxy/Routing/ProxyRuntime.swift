@@ -100,6 +100,9 @@ final class LoopState: @unchecked Sendable {
     var runtime: ProxyRuntime
     private var generation = -1
     private var balancers: [ObjectIdentifier: LoopBalancer] = [:]
+    /// The balancer asked for last: a proxy in front of one service asks for the same one every
+    /// time, and comparing with it costs less than hashing the group's identifier for the table.
+    private var lastBalancer: LoopBalancer?
     let dateCache = DateCache()
     let accessLog: AccessLogWriter?
     let cache: ProxyCache?
@@ -117,11 +120,18 @@ final class LoopState: @unchecked Sendable {
         if generation != self.generation {
             self.generation = generation
             self.balancers.removeAll(keepingCapacity: true)
+            self.lastBalancer = nil
         }
+        if let last = self.lastBalancer, last.group === group { return last }
         let key = ObjectIdentifier(group)
-        if let balancer = self.balancers[key] { return balancer }
-        let balancer = LoopBalancer(group: group)
-        self.balancers[key] = balancer
+        let balancer: LoopBalancer
+        if let found = self.balancers[key] {
+            balancer = found
+        } else {
+            balancer = LoopBalancer(group: group)
+            self.balancers[key] = balancer
+        }
+        self.lastBalancer = balancer
         return balancer
     }
 }
