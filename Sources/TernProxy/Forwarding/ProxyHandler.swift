@@ -106,7 +106,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     var requestEnded = false
     /// Set just before a final response head is written; the request guard is told.
     var responseHeadSent = false {
-        didSet { if self.responseHeadSent && !oldValue { self.requestGuard?.responseStarted() } }
+        didSet { if self.responseHeadSent && !oldValue { self.guardLink.borrowed?._withUnsafeGuaranteedRef { $0.responseStarted() } } }
     }
     /// The listener's guard in front of this handler (nil in pipelines without one).
     var requestGuard: RequestGuard? { self.guardLink.object }

@@ -1,4 +1,3 @@
-import Foundation
 import NIOCore
 
 /// The Lua library `Lua/tern.lua`, compiled into the binary (`PackageResources`, Package.swift):
