@@ -6,7 +6,7 @@ enum RedisURLParser {
         if url.hasPrefix("/") {
             return RedisConfiguration(endpoints: [.unixSocket(path: url)])
         }
-        guard let schemeEnd = url.range(of: "://") else { throw invalid(url, "no scheme") }
+        guard let schemeEnd = url.firstRange(of: "://") else { throw invalid(url, "no scheme") }
         let scheme = url[..<schemeEnd.lowerBound].lowercased()
         var rest = url[schemeEnd.upperBound...]
         var query: Substring = ""
