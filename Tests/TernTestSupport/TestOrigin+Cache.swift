@@ -4,6 +4,8 @@ import NIOHTTP1
 
 /// `/c/…?query`: a response shaped by the query, for cache tests.
 /// - `h=Name:Value` (repeatable, percent-encoded): a response header field;
+/// - `later=Name:Value` (repeatable, percent-encoded): on every answer after the first, this
+///   field replaces the `h` fields of that name (a refreshed entry can be given another lifetime);
 /// - `status=N`: the status (default 200);
 /// - `size=N`: a body of N bytes (`0123456789` repeated) instead of the default
 ///   `NAME N\n`, where N is this request's number among those for this target (1 for the
@@ -19,6 +21,8 @@ extension OriginHandler {
         var status = HTTPResponseStatus.ok
         var size: Int?
         var delay = 0
+        var later: [(String, String)] = []
+        let count = self.counters.perURI.withLock { $0[head.uri] ?? 0 }
         for item in components?.queryItems ?? [] {
             let value = item.value ?? ""
             switch item.name {
@@ -26,13 +30,19 @@ extension OriginHandler {
                 if let colon = value.firstIndex(of: ":") {
                     headers.add(name: String(value[..<colon]), value: value[value.index(after: colon)...].trimmingCharacters(in: .whitespaces))
                 }
+            case "later":
+                if let colon = value.firstIndex(of: ":") {
+                    later.append((String(value[..<colon]), value[value.index(after: colon)...].trimmingCharacters(in: .whitespaces)))
+                }
             case "status": status = HTTPResponseStatus(statusCode: Int(value) ?? 200)
             case "size": size = Int(value)
             case "delay": delay = Int(value) ?? 0
             default: break
             }
         }
-        let count = self.counters.perURI.withLock { $0[head.uri] ?? 0 }
+        if count > 1 {
+            for (name, value) in later { headers.replaceOrAdd(name: name, value: value) }
+        }
         headers.add(name: "X-Origin-Count", value: String(count))
         let etag = headers.first(name: "etag")
         let lastModified = headers.first(name: "last-modified")
