@@ -203,33 +203,23 @@ package struct HTTP1Parser {
                 self.facts = HTTP1HeadFacts()
                 self.state = .fields
             case .fields:
-                guard let length = try self.nextLine(buffer, limit: self.maxHeadBytes - self.headBytes) else {
+                guard try self.fieldLines(&buffer) else {
                     if self.headAsBytes { self.keepFieldsAsValues(&buffer) }
                     return nil
                 }
-                self.headBytes += length + 2
-                if length == 0 {
-                    if self.headAsBytes {
-                        let end = buffer.readerIndex
-                        buffer.moveReaderIndex(to: self.rawStart)
-                        self.lastRawFields = HTTP1RawFields(buffer.readSlice(length: end - self.rawStart)!)
-                    }
-                    buffer.moveReaderIndex(forwardBy: 2)
-                    switch self.kind {
-                    case .request: return self.requestHeadComplete()
-                    case .response:
-                        if let event = try self.responseHeadComplete() { return event }
-                        continue  // an interim response, skipped
-                    }
-                }
-                if self.fields.count + self.rawCount >= self.maxFieldCount { try self.fail(.headerOverflow) }
+                // At the blank line that ends the head.
                 if self.headAsBytes {
-                    try self.checkField(buffer, length: length)
-                    self.rawCount += 1
-                } else {
-                    self.fields.append(try self.parseField(buffer, length: length, trailer: false))
+                    let end = buffer.readerIndex
+                    buffer.moveReaderIndex(to: self.rawStart)
+                    self.lastRawFields = HTTP1RawFields(buffer.readSlice(length: end - self.rawStart)!)
                 }
-                buffer.moveReaderIndex(forwardBy: length + 2)
+                buffer.moveReaderIndex(forwardBy: 2)
+                switch self.kind {
+                case .request: return self.requestHeadComplete()
+                case .response:
+                    if let event = try self.responseHeadComplete() { return event }
+                    continue  // an interim response, skipped
+                }
             case .fixedBody(let remaining):
                 let count = min(remaining, buffer.readableBytes)
                 if count == 0 { return nil }
@@ -271,7 +261,7 @@ package struct HTTP1Parser {
                     continue
                 }
                 if self.trailers.count >= self.maxFieldCount { try self.fail(.headerOverflow) }
-                self.trailers.append(try self.parseField(buffer, length: length, trailer: true))
+                self.trailers.append(try self.parseTrailerField(buffer, length: length))
                 buffer.moveReaderIndex(forwardBy: length + 2)
             case .ending:
                 return self.endMessage()
@@ -305,42 +295,7 @@ package struct HTTP1Parser {
         let start = self.scanned
         var check = self.requestLineCheck
         let scan: LineScan = buffer.withUnsafeReadableBytes { raw in
-            let bytes = raw.assumingMemoryBound(to: UInt8.self)
-            let searchEnd = min(bytes.count, max(limit, 0) + 2)  // the line and its CRLF
-            var index = start
-            while index < searchEnd {
-                // Field lines: eight bytes at a time while none is a control character (CR and LF
-                // included); at a word that holds one, straight to it (its offset is exact), for
-                // the byte steps below to take.
-                if !requestLine, index + 8 <= searchEnd {
-                    let controls = Self.controlBytes(UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self))
-                    if controls == 0 {
-                        index += 8
-                        continue
-                    }
-                    index += Self.firstFlagged(controls)
-                }
-                let byte = bytes[index]
-                // A request line is checked as it comes, as llhttp did: a line that goes wrong and
-                // then stops is refused at its first wrong byte, not when `header-timeout` runs out.
-                if requestLine && byte != 0x0A && !(index + 1 == bytes.count && byte == 0x0D) && !check.accepts(byte) {
-                    return .invalid
-                }
-                if byte < 0x20 || byte == 0x7F {
-                    if byte == 0x0A {
-                        return index > 0 && bytes[index - 1] == 0x0D ? .end(index) : .invalid
-                    }
-                    if byte == 0x0D {
-                        if index + 1 < bytes.count && bytes[index + 1] != 0x0A { return .invalid }
-                    } else if byte != 0x09 {
-                        return .invalid
-                    }
-                }
-                index += 1
-            }
-            if searchEnd < bytes.count || index >= max(limit, 0) + 2 { return .tooLong }
-            // A CR at the very end is looked at again with the byte after it.
-            return .more(scanned: index > start && bytes[index - 1] == 0x0D ? index - 1 : index)
+            Self.scanLine(raw.assumingMemoryBound(to: UInt8.self), from: start, limit: limit, requestLine: requestLine, check: &check)
         }
         self.requestLineCheck = check
         switch scan {
@@ -357,6 +312,49 @@ package struct HTTP1Parser {
         case .tooLong:
             try self.fail(.headerOverflow)
         }
+    }
+
+    /// `nextLine`'s search, in `bytes` (which start with the line) from `start`: where the LF
+    /// ending the line is, or how far the search got.
+    @inline(__always)
+    private static func scanLine(
+        _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, limit: Int, requestLine: Bool, check: inout RequestLineCheck
+    ) -> LineScan {
+        let searchEnd = min(bytes.count, max(limit, 0) + 2)  // the line and its CRLF
+        var index = start
+        while index < searchEnd {
+            // Field lines: eight bytes at a time while none is a control character (CR and LF
+            // included); at a word that holds one, straight to it (its offset is exact), for
+            // the byte steps below to take.
+            if !requestLine, index + 8 <= searchEnd {
+                let controls = Self.controlBytes(UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self))
+                if controls == 0 {
+                    index += 8
+                    continue
+                }
+                index += Self.firstFlagged(controls)
+            }
+            let byte = bytes[index]
+            // A request line is checked as it comes, as llhttp did: a line that goes wrong and
+            // then stops is refused at its first wrong byte, not when `header-timeout` runs out.
+            if requestLine && byte != 0x0A && !(index + 1 == bytes.count && byte == 0x0D) && !check.accepts(byte) {
+                return .invalid
+            }
+            if byte < 0x20 || byte == 0x7F {
+                if byte == 0x0A {
+                    return index > 0 && bytes[index - 1] == 0x0D ? .end(index) : .invalid
+                }
+                if byte == 0x0D {
+                    if index + 1 < bytes.count && bytes[index + 1] != 0x0A { return .invalid }
+                } else if byte != 0x09 {
+                    return .invalid
+                }
+            }
+            index += 1
+        }
+        if searchEnd < bytes.count || index >= max(limit, 0) + 2 { return .tooLong }
+        // A CR at the very end is looked at again with the byte after it.
+        return .more(scanned: index > start && bytes[index - 1] == 0x0D ? index - 1 : index)
     }
 
     /// A word's bytes below 0x20 or equal to 0x7F, flagged by their high bits (the classic "has a
@@ -468,29 +466,74 @@ package struct HTTP1Parser {
         return method
     }
 
-    /// One field line: `name ":" OWS value OWS`. The framing fields are read on the way.
-    private mutating func parseField(_ buffer: ByteBuffer, length: Int, trailer: Bool) throws(HTTPParserError) -> (String, String) {
+    /// One trailer field line: `name ":" OWS value OWS`. (A head's field lines: `fieldLines`.)
+    private mutating func parseTrailerField(_ buffer: ByteBuffer, length: Int) throws(HTTPParserError) -> (String, String) {
         let field: (String, String)? = buffer.withUnsafeReadableBytes { raw in
             guard let (name, value) = Self.splitField(raw, length: length) else { return nil }
-            if !trailer {
-                self.facts.note(index: self.fields.count, name: name, value: value)
-                self.noteFraming(name: name, value: value)
-            }
             return (String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self))
         }
         guard let field else { try self.fail(.invalidHeaderToken) }
         return field
     }
 
-    /// `parseField` for a head whose fields stay bytes: the same checks and notes, no `String`s.
-    private mutating func checkField(_ buffer: ByteBuffer, length: Int) throws(HTTPParserError) {
-        let valid: Bool = buffer.withUnsafeReadableBytes { raw in
-            guard let (name, value) = Self.splitField(raw, length: length) else { return false }
-            self.facts.note(index: self.rawCount, name: name, value: value)
-            self.noteFraming(name: name, value: value)
-            return true
+    /// What `fieldLines` met.
+    private enum FieldLines {
+        case blankLine
+        case more
+        case failed(HTTPParserError)
+    }
+
+    /// Reads every whole field line at the front of `buffer` (each found as `nextLine` finds a line,
+    /// split by `splitField`, its name and value noted in `facts`, kept as bytes or made `String`s),
+    /// in one pass over the bytes: one access to the buffer and one move of its reader index, not
+    /// three of each a line. True at the blank line that ends the head (the
+    /// reader index at its CR, its two bytes counted); false when the line under way is not all
+    /// there (the reader index at its start, the bytes searched so far in `scanned`).
+    private mutating func fieldLines(_ buffer: inout ByteBuffer) throws(HTTPParserError) -> Bool {
+        var consumed = 0
+        let outcome: FieldLines = buffer.withUnsafeReadableBytes { raw in
+            let all = raw.assumingMemoryBound(to: UInt8.self)
+            var unused = RequestLineCheck()
+            while true {
+                let limit = self.maxHeadBytes - self.headBytes
+                let rest = UnsafeBufferPointer(rebasing: all[consumed...])
+                switch Self.scanLine(rest, from: self.scanned, limit: limit, requestLine: false, check: &unused) {
+                case .end(let end):
+                    self.scanned = 0
+                    let length = end - 1
+                    if length > limit { return .failed(.headerOverflow) }
+                    self.headBytes += length + 2
+                    if length == 0 { return .blankLine }
+                    if self.fields.count + self.rawCount >= self.maxFieldCount { return .failed(.headerOverflow) }
+                    guard let (name, value) = Self.splitField(UnsafeRawBufferPointer(rest), length: length) else {
+                        return .failed(.invalidHeaderToken)
+                    }
+                    if self.headAsBytes {
+                        self.facts.note(index: self.rawCount, name: name, value: value)
+                        self.noteFraming(name: name, value: value)
+                        self.rawCount += 1
+                    } else {
+                        self.facts.note(index: self.fields.count, name: name, value: value)
+                        self.noteFraming(name: name, value: value)
+                        self.fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
+                    }
+                    consumed += length + 2
+                case .more(let scanned):
+                    self.scanned = scanned
+                    return .more
+                case .invalid:
+                    return .failed(.invalidCharactersUsed)
+                case .tooLong:
+                    return .failed(.headerOverflow)
+                }
+            }
         }
-        if !valid { try self.fail(.invalidHeaderToken) }
+        buffer.moveReaderIndex(forwardBy: consumed)
+        switch outcome {
+        case .blankLine: return true
+        case .more: return false
+        case .failed(let error): try self.fail(error)
+        }
     }
 
     /// The name and the value without its surrounding whitespace, of the field line of `length`
