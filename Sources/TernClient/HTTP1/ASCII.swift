@@ -5,12 +5,44 @@ package enum ASCII {
     @inlinable
     package static func lower(_ byte: UInt8) -> UInt8 { byte &- 0x41 < 26 ? byte | 0x20 : byte }
 
-    /// `bytes` equal `lowercase` ignoring ASCII case (`lowercase` must be lowercase).
+    /// `bytes` equal `lowercase` ignoring ASCII case (`lowercase` must be lowercase). Eight bytes
+    /// at a time from eight on (the last word overlapping the one before it), four at a time from
+    /// four: a field name is compared in two or three steps, not one a byte.
     @inlinable
     package static func equals(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercase: UnsafeBufferPointer<UInt8>) -> Bool {
-        guard bytes.count == lowercase.count else { return false }
-        for index in 0..<bytes.count where Self.lower(bytes[index]) != lowercase[index] { return false }
-        return true
+        let count = bytes.count
+        guard count == lowercase.count else { return false }
+        guard count >= 4, let text = bytes.baseAddress, let word = lowercase.baseAddress else {
+            for index in 0..<count where Self.lower(bytes[index]) != lowercase[index] { return false }
+            return true
+        }
+        let (a, b) = (UnsafeRawPointer(text), UnsafeRawPointer(word))
+        if count < 8 {
+            return Self.lowerBytes(a.loadUnaligned(as: UInt32.self)) == b.loadUnaligned(as: UInt32.self)
+                && Self.lowerBytes(a.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self))
+                    == b.loadUnaligned(fromByteOffset: count - 4, as: UInt32.self)
+        }
+        var offset = 0
+        while offset + 8 < count {
+            if Self.lowerBytes(a.loadUnaligned(fromByteOffset: offset, as: UInt64.self)) != b.loadUnaligned(fromByteOffset: offset, as: UInt64.self) {
+                return false
+            }
+            offset += 8
+        }
+        return Self.lowerBytes(a.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)) == b.loadUnaligned(fromByteOffset: count - 8, as: UInt64.self)
+    }
+
+    /// Each byte of `word` from `A` to `Z` made lowercase, the others left as they are (exact for
+    /// every byte value: the tests on each byte's low seven bits cannot carry into the next byte).
+    @inlinable
+    package static func lowerBytes<Word: FixedWidthInteger & UnsignedInteger>(_ word: Word) -> Word {
+        let ones = Word.max / 0xFF  // 0x0101…
+        let highs = ones &* 0x80
+        let low7 = word & ~highs
+        let atLeastA = low7 &+ ones &* (0x80 - 0x41)  // high bit set where the byte ≥ 0x41
+        let aboveZ = low7 &+ ones &* (0x80 - 0x5B)  // high bit set where the byte ≥ 0x5B
+        let upper = atLeastA & ~aboveZ & ~word & highs
+        return word | upper >> 2
     }
 
     /// `bytes` equal `lowercase` ignoring ASCII case (`lowercase` must be lowercase).

@@ -48,14 +48,37 @@ package enum HTTP1Fields {
 
     /// The position of the field name `name` in `hopByHop` (any case), or nil.
     package static func hopByHopIndex(_ name: UnsafeBufferPointer<UInt8>) -> Int? {
+        guard let known = Self.knownName(name), known.isHopByHop else { return nil }
+        return Int(known.rawValue)
+    }
+
+    /// The field names whose fields a head's facts (`HTTP1HeadFacts`) note. The first nine are
+    /// `hopByHop`'s, in its order: their raw values are their positions there.
+    package enum KnownName: UInt8, CaseIterable, Sendable {
+        case connection, proxyConnection, keepAlive, te, trailer, transferEncoding, upgrade, proxyAuthenticate, proxyAuthorization
+        case via, host, expect, contentLength, xForwardedFor, xForwardedHost, xForwardedProto
+
+        package var isHopByHop: Bool { self.rawValue <= Self.proxyAuthorization.rawValue }
+    }
+
+    /// Which `KnownName` the field name `name` is (any case), or nil: one switch on its length and
+    /// at most two comparisons, each a few words (`ASCII.equals`).
+    @inline(__always)
+    package static func knownName(_ name: UnsafeBufferPointer<UInt8>) -> KnownName? {
         switch name.count {
-        case 2: return ASCII.equals(name, "te") ? 3 : nil
-        case 7: return ASCII.equals(name, "trailer") ? 4 : ASCII.equals(name, "upgrade") ? 6 : nil
-        case 10: return ASCII.equals(name, "connection") ? 0 : ASCII.equals(name, "keep-alive") ? 2 : nil
-        case 16: return ASCII.equals(name, "proxy-connection") ? 1 : nil
-        case 17: return ASCII.equals(name, "transfer-encoding") ? 5 : nil
-        case 18: return ASCII.equals(name, "proxy-authenticate") ? 7 : nil
-        case 19: return ASCII.equals(name, "proxy-authorization") ? 8 : nil
+        case 2: return ASCII.equals(name, "te") ? .te : nil
+        case 3: return ASCII.equals(name, "via") ? .via : nil
+        case 4: return ASCII.equals(name, "host") ? .host : nil
+        case 6: return ASCII.equals(name, "expect") ? .expect : nil
+        case 7: return ASCII.equals(name, "trailer") ? .trailer : ASCII.equals(name, "upgrade") ? .upgrade : nil
+        case 10: return ASCII.equals(name, "connection") ? .connection : ASCII.equals(name, "keep-alive") ? .keepAlive : nil
+        case 14: return ASCII.equals(name, "content-length") ? .contentLength : nil
+        case 15: return ASCII.equals(name, "x-forwarded-for") ? .xForwardedFor : nil
+        case 16: return ASCII.equals(name, "proxy-connection") ? .proxyConnection : ASCII.equals(name, "x-forwarded-host") ? .xForwardedHost : nil
+        case 17:
+            return ASCII.equals(name, "transfer-encoding") ? .transferEncoding : ASCII.equals(name, "x-forwarded-proto") ? .xForwardedProto : nil
+        case 18: return ASCII.equals(name, "proxy-authenticate") ? .proxyAuthenticate : nil
+        case 19: return ASCII.equals(name, "proxy-authorization") ? .proxyAuthorization : nil
         default: return nil
         }
     }

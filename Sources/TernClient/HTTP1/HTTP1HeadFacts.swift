@@ -50,36 +50,33 @@ package struct HTTP1HeadFacts: Sendable, Equatable {
         HTTP1Fields.keepsAlive(close: self.connectionClose, keepAlive: self.connectionKeepAlive, version: version)
     }
 
-    /// Notes field number `index` (name and trimmed value), as the parser reads it.
-    mutating func note(index: Int, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
+    /// Notes field number `index` (name and trimmed value), as the parser reads it; returns which
+    /// known field it is (the parser reads the framing fields on from there).
+    @discardableResult
+    mutating func note(index: Int, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> HTTP1Fields.KnownName? {
         self.fieldCount = index + 1
         self.fieldBytes &+= name.count &+ value.count
-        if let hopByHop = HTTP1Fields.hopByHopIndex(name) {
-            if index < 64 { self.hopByHop |= 1 << UInt64(index) }
-            switch hopByHop {
-            case 0:  // Connection
-                if HTTP1Fields.readConnection(value, close: &self.connectionClose, keepAlive: &self.connectionKeepAlive) {
-                    self.connectionNamesOthers = true
-                    HTTP1Fields.forEachElement(value) { if ASCII.equals($0, "upgrade") { self.connectionUpgrade = true } }
-                }
-            case 2:  // Keep-Alive
-                if !self.keepAliveFieldSeen { self.keepAliveTimeout = HTTP1Fields.keepAliveTimeout(value) }
-                self.keepAliveFieldSeen = true
-            case 5: self.hasTransferEncoding = true
-            case 6: self.hasUpgrade = true
-            default: break
+        guard let known = HTTP1Fields.knownName(name) else { return nil }
+        let bit: UInt64 = index < 64 ? 1 << UInt64(index) : 0
+        if known.isHopByHop { self.hopByHop |= bit }
+        switch known {
+        case .connection:
+            if HTTP1Fields.readConnection(value, close: &self.connectionClose, keepAlive: &self.connectionKeepAlive) {
+                self.connectionNamesOthers = true
+                HTTP1Fields.forEachElement(value) { if ASCII.equals($0, "upgrade") { self.connectionUpgrade = true } }
             }
-            return
+        case .keepAlive:
+            if !self.keepAliveFieldSeen { self.keepAliveTimeout = HTTP1Fields.keepAliveTimeout(value) }
+            self.keepAliveFieldSeen = true
+        case .transferEncoding: self.hasTransferEncoding = true
+        case .upgrade: self.hasUpgrade = true
+        case .via: self.hasVia = true
+        case .host: self.hosts += 1
+        case .expect: self.hasExpect = true
+        case .contentLength: self.hasContentLength = true
+        case .xForwardedFor, .xForwardedHost, .xForwardedProto: self.xForwarded |= bit
+        case .proxyConnection, .te, .trailer, .proxyAuthenticate, .proxyAuthorization: break
         }
-        switch name.count {
-        case 3: if ASCII.equals(name, "via") { self.hasVia = true }
-        case 4: if ASCII.equals(name, "host") { self.hosts += 1 }
-        case 6: if ASCII.equals(name, "expect") { self.hasExpect = true }
-        case 14: if ASCII.equals(name, "content-length") { self.hasContentLength = true }
-        case 15: if index < 64, ASCII.equals(name, "x-forwarded-for") { self.xForwarded |= 1 << UInt64(index) }
-        case 16: if index < 64, ASCII.equals(name, "x-forwarded-host") { self.xForwarded |= 1 << UInt64(index) }
-        case 17: if index < 64, ASCII.equals(name, "x-forwarded-proto") { self.xForwarded |= 1 << UInt64(index) }
-        default: break
-        }
+        return known
     }
 }

@@ -327,12 +327,19 @@ package struct HTTP1Parser {
             // included); at a word that holds one, straight to it (its offset is exact), for
             // the byte steps below to take.
             if !requestLine, index + 8 <= searchEnd {
-                let controls = Self.controlBytes(UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self))
+                let word = UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self)
+                let controls = Self.controlBytes(word)
                 if controls == 0 {
                     index += 8
                     continue
                 }
-                index += Self.firstFlagged(controls)
+                let offset = Self.firstFlagged(controls)
+                index += offset
+                // The usual end, CR LF inside the word: read from the word, not loaded again
+                // byte by byte (the LF is before `searchEnd`, as the word is).
+                if offset < 7, UInt16(truncatingIfNeeded: UInt64(littleEndian: word) >> UInt64(offset &* 8)) == 0x0A0D {
+                    return .end(index + 1)
+                }
             }
             let byte = bytes[index]
             // A request line is checked as it comes, as llhttp did: a line that goes wrong and
@@ -508,13 +515,11 @@ package struct HTTP1Parser {
                     guard let (name, value) = Self.splitField(UnsafeRawBufferPointer(rest), length: length) else {
                         return .failed(.invalidHeaderToken)
                     }
+                    let known = self.facts.note(index: self.headAsBytes ? self.rawCount : self.fields.count, name: name, value: value)
+                    if known == .contentLength || known == .transferEncoding { self.noteFraming(known!, value: value) }
                     if self.headAsBytes {
-                        self.facts.note(index: self.rawCount, name: name, value: value)
-                        self.noteFraming(name: name, value: value)
                         self.rawCount += 1
                     } else {
-                        self.facts.note(index: self.fields.count, name: name, value: value)
-                        self.noteFraming(name: name, value: value)
                         self.fields.append((String(decoding: name, as: UTF8.self), String(decoding: value, as: UTF8.self)))
                     }
                     consumed += length + 2
@@ -542,9 +547,12 @@ package struct HTTP1Parser {
         _ raw: UnsafeRawBufferPointer, length: Int
     ) -> (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>)? {
         let line = UnsafeBufferPointer(rebasing: raw.assumingMemoryBound(to: UInt8.self)[0..<length])
-        guard let colon = line.firstIndex(of: UInt8(ascii: ":")), colon > 0 else { return nil }
+        // The name's bytes are checked on the way to the colon (one pass, not a search and then a
+        // check): the first byte that is not a token's must be the colon, after at least one.
+        var colon = 0
+        while colon < length, Self.isTokenByte(line[colon]) { colon += 1 }
+        guard colon > 0, colon < length, line[colon] == UInt8(ascii: ":") else { return nil }
         let name = UnsafeBufferPointer(rebasing: line[0..<colon])
-        guard name.allSatisfy(Self.isTokenByte) else { return nil }
         var start = colon + 1
         var end = length
         while start < end, line[start] == 0x20 || line[start] == 0x09 { start += 1 }
@@ -573,19 +581,17 @@ package struct HTTP1Parser {
         return self.lastRawFields
     }
 
-    private mutating func noteFraming(name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) {
-        switch name.count {
-        case 14 where ASCII.equals(name, "content-length"):
+    /// Reads a `Content-Length` or `Transfer-Encoding` field's value into `framing`.
+    private mutating func noteFraming(_ field: HTTP1Fields.KnownName, value: UnsafeBufferPointer<UInt8>) {
+        if field == .contentLength {
             self.framing.lengthFields += 1
             if HTTP1Fields.readContentLength(value, into: &self.framing.contentLength) != .valid { self.framing.lengthInvalid = true }
-        case 17 where ASCII.equals(name, "transfer-encoding"):
+        } else {
             HTTP1Fields.forEachElement(value) { coding in
                 self.framing.transferCodings += 1
                 self.framing.lastCodingChunked = ASCII.equals(coding, "chunked")
                 if !self.framing.lastCodingChunked { self.framing.chunkedOnly = false }
             }
-        default:
-            break
         }
     }
 
