@@ -300,8 +300,53 @@ final class HTTP1ParserTests: XCTestCase {
         }
     }
 
-    private func events(_ kind: HTTP1Parser.Kind, _ reads: [[UInt8]]) -> (events: [Simple], error: HTTPParserError?) {
-        var input = HTTP1Input(HTTP1Parser(kind: kind, maxHeadBytes: 200, maxFieldCount: 10))
+    /// A request line that is all there is read by a fast path (`wholeRequestLine`, the target
+    /// eight bytes at a time) that must accept exactly what the byte-by-byte check accepts: every
+    /// line here, whole, gives the events and the error it gives cut after its first byte (which
+    /// leaves the line to the byte-by-byte search, over the same bytes), and with room to spare,
+    /// a byte at a time.
+    func testWholeRequestLinesAreReadAsByteByByte() {
+        let targets = ["/", "/1234567", "/12345678", "/123456789abcdef", "/123456789abcdefg", "*", "http://h:1/a?b=c#d"]
+        let methods = ["GET", "M", String(repeating: "X", count: 23), String(repeating: "Y", count: 24), String(repeating: "Z", count: 25)]
+        let awkward: [UInt8] = [0x00, 0x09, 0x0A, 0x0D, 0x20, 0x21, 0x7E, 0x7F, 0x80, 0xFF, UInt8(ascii: "h"), UInt8(ascii: "2"), UInt8(ascii: "(")]
+        var lines = 0
+        for method in methods {
+            for target in targets {
+                for version in ["HTTP/1.1", "HTTP/1.0"] {
+                    let line = Array("\(method) \(target) \(version)\r\n".utf8)
+                    var variants = [line]
+                    for position in line.indices {
+                        for byte in awkward where byte != line[position] {
+                            var variant = line
+                            variant[position] = byte
+                            variants.append(variant)
+                        }
+                    }
+                    for variant in variants {
+                        let input = variant + Array("Host: x\r\n\r\n".utf8)
+                        // Head limits around the line's own length, and a roomy one.
+                        for limit in [line.count - 3, line.count - 2, line.count - 1, line.count, 200] {
+                            let whole = self.events(.request, [input], maxHeadBytes: limit)
+                            let searched = self.events(.request, [[input[0]], Array(input.dropFirst())], maxHeadBytes: limit)
+                            let text = String(decoding: input, as: UTF8.self).debugDescription
+                            XCTAssertEqual(whole.events, searched.events, "\(text) limit \(limit)")
+                            XCTAssertEqual(whole.error, searched.error, "\(text) limit \(limit)")
+                            if limit == 200 {
+                                let bytewise = self.events(.request, input.map { [$0] }, maxHeadBytes: limit)
+                                XCTAssertEqual(whole.events, bytewise.events, text)
+                                XCTAssertEqual(whole.error, bytewise.error, text)
+                            }
+                            lines += 1
+                        }
+                    }
+                }
+            }
+        }
+        XCTAssertGreaterThan(lines, 10_000)
+    }
+
+    private func events(_ kind: HTTP1Parser.Kind, _ reads: [[UInt8]], maxHeadBytes: Int = 200) -> (events: [Simple], error: HTTPParserError?) {
+        var input = HTTP1Input(HTTP1Parser(kind: kind, maxHeadBytes: maxHeadBytes, maxFieldCount: 10))
         var events: [Simple] = []
         do {
             for read in reads {

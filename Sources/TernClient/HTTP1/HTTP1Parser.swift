@@ -295,7 +295,9 @@ package struct HTTP1Parser {
         let start = self.scanned
         var check = self.requestLineCheck
         let scan: LineScan = buffer.withUnsafeReadableBytes { raw in
-            Self.scanLine(raw.assumingMemoryBound(to: UInt8.self), from: start, limit: limit, requestLine: requestLine, check: &check)
+            let bytes = raw.assumingMemoryBound(to: UInt8.self)
+            if requestLine && start == 0, let end = Self.wholeRequestLine(bytes, limit: limit) { return .end(end) }
+            return Self.scanLine(bytes, from: start, limit: limit, requestLine: requestLine, check: &check)
         }
         self.requestLineCheck = check
         switch scan {
@@ -312,6 +314,52 @@ package struct HTTP1Parser {
         case .tooLong:
             try self.fail(.headerOverflow)
         }
+    }
+
+    /// Where the LF ending the request line at the front of `bytes` is, when that line is all
+    /// there and well formed (`method SP target SP HTTP/1.x CRLF`, the method a token of at most 24
+    /// bytes, the target visible ASCII, checked eight bytes at a time) and no longer than `limit`;
+    /// else nil, and the byte-by-byte search (`scanLine` with `RequestLineCheck`) reads the line
+    /// from its start and says what is wrong, or that more is to come. It accepts only lines that
+    /// search accepts, so the two cannot disagree.
+    @inline(__always)
+    private static func wholeRequestLine(_ bytes: UnsafeBufferPointer<UInt8>, limit: Int) -> Int? {
+        let count = min(bytes.count, max(limit, 0) + 2)  // the line and its CRLF
+        var index = 0
+        while index < count, index <= 24, Self.isTokenByte(bytes[index]) { index += 1 }
+        guard index > 0, index <= 24, index < count, bytes[index] == 0x20 else { return nil }
+        index += 1
+        let target = index
+        while index + 8 <= count {
+            let outside = Self.outsideVisible(UnsafeRawPointer(bytes.baseAddress! + index).loadUnaligned(as: UInt64.self))
+            if outside != 0 {
+                index += Self.firstFlagged(outside)
+                break
+            }
+            index += 8
+        }
+        while index < count, bytes[index] > 0x20, bytes[index] < 0x7F { index += 1 }
+        // The target, then " HTTP/1.0" or " HTTP/1.1" and CRLF: eleven bytes.
+        guard index > target, index + 11 <= count else { return nil }
+        let version = UnsafeRawPointer(bytes.baseAddress! + index)
+        let minor = version.load(fromByteOffset: 8, as: UInt8.self)
+        guard UInt64(littleEndian: version.loadUnaligned(as: UInt64.self)) == 0x2E31_2F50_5454_4820,  // " HTTP/1."
+            minor == UInt8(ascii: "0") || minor == UInt8(ascii: "1"),
+            UInt16(littleEndian: version.loadUnaligned(fromByteOffset: 9, as: UInt16.self)) == 0x0A0D
+        else { return nil }
+        return index + 10
+    }
+
+    /// A word's bytes outside visible ASCII (below 0x21 or from 0x7F on), flagged by their high
+    /// bits: zero exactly when there is none, and the lowest flag marks the first such byte exactly
+    /// (as in `controlBytes`, a flag above it may be false).
+    @inline(__always)
+    static func outsideVisible(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        let below = (word &- ones &* 0x21) & ~word & highs
+        let fromDelete = ((word & ~highs) &+ ones | word) & highs
+        return below | fromDelete
     }
 
     /// `nextLine`'s search, in `bytes` (which start with the line) from `start`: where the LF
