@@ -18,6 +18,10 @@ final class RawFieldsTests: XCTestCase {
         var heads = 0
         var asBytes = 0
         var splitIntoValues = 0
+        // Heads whose lines the writer copies whole (`isWritten`: every line `name: value` as it
+        // writes them) and heads it writes again field by field: both must come out as the values do.
+        var copiedWhole = 0
+        var rewritten = 0
         for round in 0..<600 {
             let count = round % 10 == 9 ? Int.random(in: 60...80, using: &random) : Int.random(in: 0...8, using: &random)
             // A 204 has no body whatever its fields say, so the head behind it is read too.
@@ -46,6 +50,9 @@ final class RawFieldsTests: XCTestCase {
                 XCTAssertEqual(got.head.headers.count, 0, "a head with its fields as bytes has no HTTPHeaders: \(input)")
                 XCTAssertEqual(Self.pairs(got.raw!.headers()), Self.pairs(want.head.headers), input)
                 try self.checkWritten(got, want, input: input, random: &random)
+                if got.raw!.bytes.readableBytes > 0 {
+                    if got.raw!.isWritten { copiedWhole += 1 } else { rewritten += 1 }
+                }
                 heads += 1
                 asBytes += 1
             }
@@ -65,6 +72,8 @@ final class RawFieldsTests: XCTestCase {
         }
         XCTAssertGreaterThan(asBytes, 800, "too few heads kept as bytes to say much: \(asBytes)")
         XCTAssertGreaterThan(splitIntoValues, 100, "too few split heads read into values: \(splitIntoValues)")
+        XCTAssertGreaterThan(copiedWhole, 100, "too few heads with every line as the writer writes it: \(copiedWhole)")
+        XCTAssertGreaterThan(rewritten, 100, "too few heads with a line the writer writes otherwise: \(rewritten)")
         XCTAssertGreaterThan(heads, 800)
     }
 

@@ -124,6 +124,8 @@ package struct HTTP1Parser {
     private var stopsAfterMessage = false
     /// How far the request line now being read is known to be well formed, byte by byte.
     private var requestLineCheck = RequestLineCheck()
+    /// Every field line of the head read so far is in the writer's form (`HTTP1RawFields.isWritten`).
+    private var linesWritten = true
 
     package init(kind: Kind, maxHeadBytes: Int, maxFieldCount: Int) {
         self.kind = kind
@@ -201,6 +203,7 @@ package struct HTTP1Parser {
                 }
                 self.framing = Framing()
                 self.facts = HTTP1HeadFacts()
+                self.linesWritten = true
                 self.state = .fields
             case .fields:
                 guard try self.fieldLines(&buffer) else {
@@ -211,7 +214,7 @@ package struct HTTP1Parser {
                 if self.headAsBytes {
                     let end = buffer.readerIndex
                     buffer.moveReaderIndex(to: self.rawStart)
-                    self.lastRawFields = HTTP1RawFields(buffer.readSlice(length: end - self.rawStart)!)
+                    self.lastRawFields = HTTP1RawFields(buffer.readSlice(length: end - self.rawStart)!, isWritten: self.linesWritten)
                 }
                 buffer.moveReaderIndex(forwardBy: 2)
                 switch self.kind {
@@ -563,6 +566,10 @@ package struct HTTP1Parser {
                     guard let (name, value) = Self.splitField(UnsafeRawBufferPointer(rest), length: length) else {
                         return .failed(.invalidHeaderToken)
                     }
+                    // `name: value`, one space and nothing after the value, as the writer writes it:
+                    // with that space, the trimmed value can be that long only if it starts after it
+                    // and ends the line.
+                    if rest[name.count + 1] != 0x20 || value.count != length - name.count - 2 { self.linesWritten = false }
                     let known = self.facts.note(index: self.headAsBytes ? self.rawCount : self.fields.count, name: name, value: value)
                     if known == .contentLength || known == .transferEncoding { self.noteFraming(known!, value: value) }
                     if self.headAsBytes {

@@ -19,9 +19,14 @@ import NIOHTTP1
 /// buffer's storage, which the next read would otherwise have to copy or replace.
 package struct HTTP1RawFields: Equatable, Sendable {
     package let bytes: ByteBuffer
+    /// Every line is already in the form the writer writes (`name: value` CRLF: one space after the
+    /// colon, the value without whitespace around it), so that the writer may copy whole lines
+    /// (`HTTP1Writer.lines`). The parser says so when it is true of every line of the head.
+    package let isWritten: Bool
 
-    package init(_ bytes: ByteBuffer) {
+    package init(_ bytes: ByteBuffer, isWritten: Bool = false) {
         self.bytes = bytes
+        self.isWritten = isWritten
     }
 
     /// Calls `body` with each field's name and trimmed value, in order.
