@@ -51,10 +51,24 @@ struct Router<Target: Sendable>: Sendable {
     }
 
     private static func longestPrefix(_ entries: [Entry], _ path: Substring) -> Target? {
-        for entry in entries where path.utf8.starts(with: entry.prefix.utf8) {
+        for entry in entries where Self.hasPrefix(path, entry.prefix) {
             return entry.target
         }
         return nil
+    }
+
+    /// `path` starts with `prefix`, compared on their UTF-8 bytes in place (native strings keep them
+    /// contiguous), not through the generic walk over two `UTF8View`s.
+    private static func hasPrefix(_ path: Substring, _ prefix: String) -> Bool {
+        let inPlace = prefix.utf8.withContiguousStorageIfAvailable { wanted in
+            path.utf8.withContiguousStorageIfAvailable { bytes in
+                guard bytes.count >= wanted.count else { return false }
+                for index in 0..<wanted.count where bytes[index] != wanted[index] { return false }
+                return true
+            }
+        }
+        if let inPlace, let answer = inPlace { return answer }
+        return path.utf8.starts(with: prefix.utf8)
     }
 }
 
