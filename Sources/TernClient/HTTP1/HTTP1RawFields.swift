@@ -71,8 +71,7 @@ package struct HTTP1RawFields: Equatable, Sendable {
                 // The parser guarantees the colon, the CRLF and the token name before the colon.
                 var colon = lineStart
                 while all[colon] != UInt8(ascii: ":") { colon += 1 }
-                var lineEnd = colon + 1
-                while all[lineEnd] != 0x0A { lineEnd += 1 }
+                let lineEnd = Self.lineEnd(UnsafeRawBufferPointer(all), from: colon + 1) - 1  // the LF
                 var start = colon + 1
                 var end = lineEnd - 1  // the CR
                 while start < end, all[start] == 0x20 || all[start] == 0x09 { start += 1 }
@@ -83,6 +82,23 @@ package struct HTTP1RawFields: Equatable, Sendable {
                 lineStart = lineEnd + 1
             }
         }
+    }
+
+    /// The offset just after the LF that ends the line starting at `start` (the parser has made
+    /// sure there is one, and no LF before it within the line).
+    @inline(__always)
+    package static func lineEnd(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        var index = start
+        while index + 8 <= bytes.count {
+            let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ (ones &* 0x0A)
+            let found = (word &- ones) & ~word & highs  // the lowest flag is the first LF exactly
+            if found != 0 { return index + (UInt64(littleEndian: found).trailingZeroBitCount >> 3) + 1 }
+            index += 8
+        }
+        while bytes[index] != 0x0A { index += 1 }
+        return index + 1
     }
 
     /// The fields as the parser would have made them, but those whose bit is set in `omit`, in

@@ -218,7 +218,7 @@ package struct HTTP1Writer {
             var lineStart = 0
             var bit: UInt64 = 1
             while lineStart < count {
-                let lineEnd = Self.lineEnd(source, from: lineStart)
+                let lineEnd = HTTP1RawFields.lineEnd(source, from: lineStart)
                 let line = UnsafeBufferPointer(start: base.assumingMemoryBound(to: UInt8.self) + lineStart, count: lineEnd - lineStart)
                 var skip = omit & bit != 0
                 bit = bit &<< 1
@@ -239,23 +239,6 @@ package struct HTTP1Writer {
             next.copyMemory(from: base + runStart, byteCount: count - runStart)
             return next + count - runStart
         }
-    }
-
-    /// The offset just after the LF that ends the line starting at `start` (the parser has made
-    /// sure there is one, and no LF before it within the line).
-    @inline(__always)
-    private static func lineEnd(_ bytes: UnsafeRawBufferPointer, from start: Int) -> Int {
-        let ones: UInt64 = 0x0101_0101_0101_0101
-        let highs: UInt64 = 0x8080_8080_8080_8080
-        var index = start
-        while index + 8 <= bytes.count {
-            let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ (ones &* 0x0A)
-            let found = (word &- ones) & ~word & highs  // the lowest flag is the first LF exactly
-            if found != 0 { return index + (UInt64(littleEndian: found).trailingZeroBitCount >> 3) + 1 }
-            index += 8
-        }
-        while bytes[index] != 0x0A { index += 1 }
-        return index + 1
     }
 
     private mutating func statusLine(_ head: HTTPResponseHead, version: HTTPVersion?) {
