@@ -23,6 +23,9 @@ final class LoopBalancer {
         }
         switch self.group.balance {
         case .roundRobin:
+            // One server: the weights cannot change the answer (its current weight gains its weight
+            // and loses the same total at once), so they are left alone.
+            if servers.count == 1 { return usable(0) ? 0 : nil }
             var best = -1
             var total = 0
             for index in servers.indices where usable(index) {
