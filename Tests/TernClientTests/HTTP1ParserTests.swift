@@ -303,8 +303,7 @@ final class HTTP1ParserTests: XCTestCase {
     /// A request line that is all there is read by a fast path (`wholeRequestLine`, the target
     /// eight bytes at a time) that must accept exactly what the byte-by-byte check accepts: every
     /// line here, whole, gives the events and the error it gives cut after its first byte (which
-    /// leaves the line to the byte-by-byte search, over the same bytes), and with room to spare,
-    /// a byte at a time.
+    /// leaves the line to the byte-by-byte search, over the same bytes) and a byte at a time.
     func testWholeRequestLinesAreReadAsByteByByte() {
         let targets = ["/", "/1234567", "/12345678", "/123456789abcdef", "/123456789abcdefg", "*", "http://h:1/a?b=c#d"]
         let methods = ["GET", "M", String(repeating: "X", count: 23), String(repeating: "Y", count: 24), String(repeating: "Z", count: 25)]
@@ -331,11 +330,11 @@ final class HTTP1ParserTests: XCTestCase {
                             let text = String(decoding: input, as: UTF8.self).debugDescription
                             XCTAssertEqual(whole.events, searched.events, "\(text) limit \(limit)")
                             XCTAssertEqual(whole.error, searched.error, "\(text) limit \(limit)")
-                            if limit == 200 {
-                                let bytewise = self.events(.request, input.map { [$0] }, maxHeadBytes: limit)
-                                XCTAssertEqual(whole.events, bytewise.events, text)
-                                XCTAssertEqual(whole.error, bytewise.error, text)
-                            }
+                            // A byte at a time too, at every limit: a line that runs to the limit
+                            // is judged the same however it arrives.
+                            let bytewise = self.events(.request, input.map { [$0] }, maxHeadBytes: limit)
+                            XCTAssertEqual(whole.events, bytewise.events, "\(text) limit \(limit)")
+                            XCTAssertEqual(whole.error, bytewise.error, "\(text) limit \(limit)")
                             lines += 1
                         }
                     }
@@ -343,6 +342,37 @@ final class HTTP1ParserTests: XCTestCase {
             }
         }
         XCTAssertGreaterThan(lines, 10_000)
+    }
+
+    /// Field lines share the request line's search: one that runs to the head's limit, with any of
+    /// its bytes replaced by an awkward one, gives the same events and error whole, cut after the
+    /// head's first byte, and a byte at a time.
+    func testFieldLinesAtTheLimitAreJudgedTheSameHoweverTheyArrive() {
+        let start = Array("GET / HTTP/1.1\r\n".utf8)
+        let field = Array("X-Field: a value\r\n".utf8)
+        let awkward: [UInt8] = [0x00, 0x09, 0x0A, 0x0D, 0x20, 0x3A, 0x7F, 0x80, 0xFF]
+        var variants = [field]
+        for position in field.indices {
+            for byte in awkward where byte != field[position] {
+                var variant = field
+                variant[position] = byte
+                variants.append(variant)
+            }
+        }
+        let head = start.count + field.count
+        for variant in variants {
+            let input = start + variant + Array("\r\n".utf8)
+            for limit in (head - 4)...(head + 2) {
+                let whole = self.events(.request, [input], maxHeadBytes: limit)
+                let searched = self.events(.request, [[input[0]], Array(input.dropFirst())], maxHeadBytes: limit)
+                let bytewise = self.events(.request, input.map { [$0] }, maxHeadBytes: limit)
+                let text = "\(String(decoding: input, as: UTF8.self).debugDescription) limit \(limit)"
+                XCTAssertEqual(whole.events, searched.events, text)
+                XCTAssertEqual(whole.error, searched.error, text)
+                XCTAssertEqual(whole.events, bytewise.events, text)
+                XCTAssertEqual(whole.error, bytewise.error, text)
+            }
+        }
     }
 
     private func events(_ kind: HTTP1Parser.Kind, _ reads: [[UInt8]], maxHeadBytes: Int = 200) -> (events: [Simple], error: HTTPParserError?) {

@@ -372,6 +372,11 @@ package struct HTTP1Parser {
         _ bytes: UnsafeBufferPointer<UInt8>, from start: Int, limit: Int, requestLine: Bool, check: inout RequestLineCheck
     ) -> LineScan {
         let searchEnd = min(bytes.count, max(limit, 0) + 2)  // the line and its CRLF
+        // Nothing at or past `searchEnd` is looked at. Where the limit ends the search (not the
+        // bytes so far), a CR in its last place cannot end a line short enough: it is checked like
+        // any byte, not kept for the byte after it, so that a line is judged the same whether it
+        // came whole or in pieces.
+        let limitEnds = searchEnd == max(limit, 0) + 2
         var index = start
         while index < searchEnd {
             // Field lines: eight bytes at a time while none is a control character (CR and LF
@@ -395,7 +400,7 @@ package struct HTTP1Parser {
             let byte = bytes[index]
             // A request line is checked as it comes, as llhttp did: a line that goes wrong and
             // then stops is refused at its first wrong byte, not when `header-timeout` runs out.
-            if requestLine && byte != 0x0A && !(index + 1 == bytes.count && byte == 0x0D) && !check.accepts(byte) {
+            if requestLine && byte != 0x0A && !(index + 1 == searchEnd && !limitEnds && byte == 0x0D) && !check.accepts(byte) {
                 return .invalid
             }
             if byte < 0x20 || byte == 0x7F {
@@ -403,7 +408,7 @@ package struct HTTP1Parser {
                     return index > 0 && bytes[index - 1] == 0x0D ? .end(index) : .invalid
                 }
                 if byte == 0x0D {
-                    if index + 1 < bytes.count && bytes[index + 1] != 0x0A { return .invalid }
+                    if index + 1 < searchEnd && bytes[index + 1] != 0x0A { return .invalid }
                 } else if byte != 0x09 {
                     return .invalid
                 }
