@@ -313,28 +313,10 @@ final class HTTP1ParserTests: XCTestCase {
             for target in targets {
                 for version in ["HTTP/1.1", "HTTP/1.0"] {
                     let line = Array("\(method) \(target) \(version)\r\n".utf8)
-                    var variants = [line]
-                    for position in line.indices {
-                        for byte in awkward where byte != line[position] {
-                            var variant = line
-                            variant[position] = byte
-                            variants.append(variant)
-                        }
-                    }
-                    for variant in variants {
-                        let input = variant + Array("Host: x\r\n\r\n".utf8)
+                    for variant in Self.variants(of: line, replacingWith: awkward) {
                         // Head limits around the line's own length, and a roomy one.
                         for limit in [line.count - 3, line.count - 2, line.count - 1, line.count, 200] {
-                            let whole = self.events(.request, [input], maxHeadBytes: limit)
-                            let searched = self.events(.request, [[input[0]], Array(input.dropFirst())], maxHeadBytes: limit)
-                            let text = String(decoding: input, as: UTF8.self).debugDescription
-                            XCTAssertEqual(whole.events, searched.events, "\(text) limit \(limit)")
-                            XCTAssertEqual(whole.error, searched.error, "\(text) limit \(limit)")
-                            // A byte at a time too, at every limit: a line that runs to the limit
-                            // is judged the same however it arrives.
-                            let bytewise = self.events(.request, input.map { [$0] }, maxHeadBytes: limit)
-                            XCTAssertEqual(whole.events, bytewise.events, "\(text) limit \(limit)")
-                            XCTAssertEqual(whole.error, bytewise.error, "\(text) limit \(limit)")
+                            self.checkSameHoweverItArrives(variant + Array("Host: x\r\n\r\n".utf8), limit: limit)
                             lines += 1
                         }
                     }
@@ -351,28 +333,39 @@ final class HTTP1ParserTests: XCTestCase {
         let start = Array("GET / HTTP/1.1\r\n".utf8)
         let field = Array("X-Field: a value\r\n".utf8)
         let awkward: [UInt8] = [0x00, 0x09, 0x0A, 0x0D, 0x20, 0x3A, 0x7F, 0x80, 0xFF]
-        var variants = [field]
-        for position in field.indices {
-            for byte in awkward where byte != field[position] {
-                var variant = field
+        let head = start.count + field.count
+        for variant in Self.variants(of: field, replacingWith: awkward) {
+            for limit in (head - 4)...(head + 2) {
+                self.checkSameHoweverItArrives(start + variant + Array("\r\n".utf8), limit: limit)
+            }
+        }
+    }
+
+    /// `bytes`, then `bytes` with each of its bytes replaced in turn by each of `awkward` (but itself).
+    private static func variants(of bytes: [UInt8], replacingWith awkward: [UInt8]) -> [[UInt8]] {
+        var variants = [bytes]
+        for position in bytes.indices {
+            for byte in awkward where byte != bytes[position] {
+                var variant = bytes
                 variant[position] = byte
                 variants.append(variant)
             }
         }
-        let head = start.count + field.count
-        for variant in variants {
-            let input = start + variant + Array("\r\n".utf8)
-            for limit in (head - 4)...(head + 2) {
-                let whole = self.events(.request, [input], maxHeadBytes: limit)
-                let searched = self.events(.request, [[input[0]], Array(input.dropFirst())], maxHeadBytes: limit)
-                let bytewise = self.events(.request, input.map { [$0] }, maxHeadBytes: limit)
-                let text = "\(String(decoding: input, as: UTF8.self).debugDescription) limit \(limit)"
-                XCTAssertEqual(whole.events, searched.events, text)
-                XCTAssertEqual(whole.error, searched.error, text)
-                XCTAssertEqual(whole.events, bytewise.events, text)
-                XCTAssertEqual(whole.error, bytewise.error, text)
-            }
-        }
+        return variants
+    }
+
+    /// The request bytes `input` give the same events and error under the head limit `limit` whole,
+    /// cut after their first byte (the line then goes to the byte-by-byte search over the same
+    /// bytes), and a byte at a time.
+    private func checkSameHoweverItArrives(_ input: [UInt8], limit: Int) {
+        let whole = self.events(.request, [input], maxHeadBytes: limit)
+        let searched = self.events(.request, [[input[0]], Array(input.dropFirst())], maxHeadBytes: limit)
+        let bytewise = self.events(.request, input.map { [$0] }, maxHeadBytes: limit)
+        let text = "\(String(decoding: input, as: UTF8.self).debugDescription) limit \(limit)"
+        XCTAssertEqual(whole.events, searched.events, text)
+        XCTAssertEqual(whole.error, searched.error, text)
+        XCTAssertEqual(whole.events, bytewise.events, text)
+        XCTAssertEqual(whole.error, bytewise.error, text)
     }
 
     private func events(_ kind: HTTP1Parser.Kind, _ reads: [[UInt8]], maxHeadBytes: Int = 200) -> (events: [Simple], error: HTTPParserError?) {
