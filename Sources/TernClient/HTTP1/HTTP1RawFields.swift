@@ -29,6 +29,9 @@ package struct HTTP1RawFields: Equatable, Sendable {
         self.isWritten = isWritten
     }
 
+    /// The same lines: `isWritten` only says something about them.
+    package static func == (lhs: Self, rhs: Self) -> Bool { lhs.bytes == rhs.bytes }
+
     /// Calls `body` with each field's name and trimmed value, in order.
     package func forEach(_ body: (UnsafeBufferPointer<UInt8>, UnsafeBufferPointer<UInt8>) throws -> Void) rethrows {
         try self.scan { name, value in

@@ -170,22 +170,22 @@ package struct HTTP1Writer {
                 next = Self.copyLines(raw, to: next, omitting: omit, dropCoding: dropCoding, dropLength: dropLength)
             } else {
                 raw.forEach { name, value in
-                let omitted = omit & bit != 0
-                bit = bit &<< 1
-                if omitted { return }
-                if dropCoding && name.count == 17 && ASCII.equals(name, "transfer-encoding") { return }
-                if dropLength && name.count == 14 && ASCII.equals(name, "content-length") { return }
-                next.copyMemory(from: name.baseAddress!, byteCount: name.count)
-                next += name.count
-                next.storeBytes(of: UInt8(ascii: ":"), as: UInt8.self)
-                (next + 1).storeBytes(of: UInt8(ascii: " "), as: UInt8.self)
-                next += 2
-                if let base = value.baseAddress { next.copyMemory(from: base, byteCount: value.count) }
-                next += value.count
-                next.storeBytes(of: UInt8(ascii: "\r"), as: UInt8.self)
-                (next + 1).storeBytes(of: UInt8(ascii: "\n"), as: UInt8.self)
-                next += 2
-            }
+                    let omitted = omit & bit != 0
+                    bit = bit &<< 1
+                    if omitted { return }
+                    if dropCoding && name.count == 17 && ASCII.equals(name, "transfer-encoding") { return }
+                    if dropLength && name.count == 14 && ASCII.equals(name, "content-length") { return }
+                    next.copyMemory(from: name.baseAddress!, byteCount: name.count)
+                    next += name.count
+                    next.storeBytes(of: UInt8(ascii: ":"), as: UInt8.self)
+                    (next + 1).storeBytes(of: UInt8(ascii: " "), as: UInt8.self)
+                    next += 2
+                    if let base = value.baseAddress { next.copyMemory(from: base, byteCount: value.count) }
+                    next += value.count
+                    next.storeBytes(of: UInt8(ascii: "\r"), as: UInt8.self)
+                    (next + 1).storeBytes(of: UInt8(ascii: "\n"), as: UInt8.self)
+                    next += 2
+                }
             }
             if finishing {
                 if let first { next = Self.putField(first.0, first.1, at: next) }
