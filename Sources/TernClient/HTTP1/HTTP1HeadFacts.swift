@@ -52,7 +52,6 @@ package struct HTTP1HeadFacts: Sendable, Equatable {
 
     /// Notes field number `index` (name and trimmed value), as the parser reads it; returns which
     /// known field it is (the parser reads the framing fields on from there).
-    @discardableResult
     mutating func note(index: Int, name: UnsafeBufferPointer<UInt8>, value: UnsafeBufferPointer<UInt8>) -> HTTP1Fields.KnownName? {
         self.fieldCount = index + 1
         self.fieldBytes &+= name.count &+ value.count

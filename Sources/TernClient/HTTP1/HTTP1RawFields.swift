@@ -97,7 +97,7 @@ package struct HTTP1RawFields: Equatable, Sendable {
         while index + 8 <= bytes.count {
             let word = bytes.loadUnaligned(fromByteOffset: index, as: UInt64.self) ^ (ones &* 0x0A)
             let found = (word &- ones) & ~word & highs  // the lowest flag is the first LF exactly
-            if found != 0 { return index + (UInt64(littleEndian: found).trailingZeroBitCount >> 3) + 1 }
+            if found != 0 { return index + HTTP1Parser.firstFlagged(found) + 1 }
             index += 8
         }
         while bytes[index] != 0x0A { index += 1 }

@@ -165,10 +165,10 @@ package struct HTTP1Writer {
         self.out.writeWithUnsafeMutableBytes(minimumWritableBytes: size) { buffer in
             let start = buffer.baseAddress!
             var next = start
-            var bit: UInt64 = 1
             if raw.isWritten {
                 next = Self.copyLines(raw, to: next, omitting: omit, dropCoding: dropCoding, dropLength: dropLength)
             } else {
+                var bit: UInt64 = 1
                 raw.forEach { name, value in
                     let omitted = omit & bit != 0
                     bit = bit &<< 1

@@ -38,7 +38,9 @@ final class PoolMetrics {
         self.last = (open, leased, idle, waiters)
     }
 
-    func connectionOpened() { self.opened.increment() }
+    func connectionOpened() {
+        if self.records { self.opened.increment() }
+    }
 
     func waited(_ time: TimeAmount) {
         if self.records { self.waitTime.recordNanoseconds(time.nanoseconds) }
