@@ -27,6 +27,25 @@ final class ASCIITests: XCTestCase {
         }
     }
 
+    func testNameBytesAreExactlyLettersDigitsAndDashOfEveryByteValue() {
+        func isNameByte(_ byte: UInt8) -> Bool {
+            (0x41...0x5A).contains(byte) || (0x61...0x7A).contains(byte) || (0x30...0x39).contains(byte) || byte == 0x2D
+        }
+        for value in 0...255 {
+            let byte = UInt8(value)
+            // The byte in every position of a word, beside bytes that could carry or borrow.
+            for filler: UInt8 in [0x00, 0x2C, 0x2D, 0x2E, 0x2F, 0x30, 0x39, 0x3A, 0x40, 0x41, 0x5A, 0x5B, 0x60, 0x61, 0x7A, 0x7B, 0x7F, 0x80, 0xAD, 0xC1, 0xFF] {
+                for position in 0..<8 {
+                    var bytes = [UInt8](repeating: filler, count: 8)
+                    bytes[position] = byte
+                    let word = bytes.withUnsafeBytes { $0.loadUnaligned(as: UInt64.self) }
+                    let marks = withUnsafeBytes(of: ASCII.nameBytes(UInt64(littleEndian: word)).littleEndian) { Array($0) }
+                    XCTAssertEqual(marks, bytes.map { isNameByte($0) ? 0x80 : 0 }, "byte \(value) at \(position) beside \(filler)")
+                }
+            }
+        }
+    }
+
     func testEqualsAnswersAsComparingByteByByteDoes() {
         var random = SystemRandomNumberGenerator()
         let awkward: [UInt8] = [0x00, 0x09, 0x0D, 0x2D, 0x40, 0x41, 0x5A, 0x5B, 0x60, 0x61, 0x7A, 0x7B, 0x7F, 0x80, 0xC1, 0xE1, 0xFF]

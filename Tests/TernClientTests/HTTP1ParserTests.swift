@@ -341,6 +341,38 @@ final class HTTP1ParserTests: XCTestCase {
         }
     }
 
+    /// A field name is read eight bytes at a time while they are letters, digits or `-`, then a
+    /// byte at a time: names of every length to 20 (across two words and a tail), each byte
+    /// replaced in turn by every printable and high byte value, give the name (or the error) the
+    /// byte-by-byte reading gives.
+    func testFieldNamesAreReadAsByteByByte() {
+        let full = Array("X-Content-Length-Foo".utf8)
+        for length in 1...full.count {
+            for position in 0..<length {
+                for value in 0x20...0xFF where value != 0x7F {
+                    var name = Array(full[0..<length])
+                    name[position] = UInt8(value)
+                    let input = Array("GET / HTTP/1.1\r\nHost: a\r\n".utf8) + name + Array(": v\r\n\r\n".utf8)
+                    // The reading the parser had: token bytes up to the first other, which must be a colon after one or more.
+                    var end = 0
+                    while end < name.count, HTTP1Parser.isTokenByte(name[end]) { end += 1 }
+                    let (events, error) = self.events(.request, [input], maxHeadBytes: 8192)
+                    let text = String(decoding: name, as: UTF8.self).debugDescription
+                    if end == name.count || (name[end] == UInt8(ascii: ":") && end > 0) {
+                        XCTAssertNil(error, text)
+                        guard case .request(_, _, _, let fields)? = events.first, fields.count == 2 else {
+                            XCTFail("\(text): \(events)")
+                            continue
+                        }
+                        XCTAssertEqual(Array(fields[1].utf8.prefix(end + 1)), Array(name[0..<end]) + [UInt8(ascii: "=")], text)
+                    } else {
+                        XCTAssertEqual(error, .invalidHeaderToken, text)
+                    }
+                }
+            }
+        }
+    }
+
     /// `bytes`, then `bytes` with each of its bytes replaced in turn by each of `awkward` (but itself).
     private static func variants(of bytes: [UInt8], replacingWith awkward: [UInt8]) -> [[UInt8]] {
         var variants = [bytes]

@@ -112,7 +112,9 @@ public final class Agent: Sendable {
         if let userAgent = self.configuration.userAgent, !head.headers.contains(name: "user-agent") {
             head.headers.add(name: "User-Agent", value: userAgent)
         }
-        let pool = pools.pool(for: origin, tls: tls) { self.makePool(key: $0, on: eventLoop) }
+        // The last pool without the closure that makes one: made, it captured (retained and
+        // released) the agent and the loop on every request.
+        let pool = pools.lastPool(for: origin, tls: tls) ?? pools.pool(for: origin, tls: tls) { self.makePool(key: $0, on: eventLoop) }
         if let maxConnections, maxConnections > 0, maxConnections != pool.maxConnections { pool.setMaxConnections(maxConnections) }
         let execution = RequestExecution(
             head: head,
@@ -248,11 +250,18 @@ final class LoopPools: @unchecked Sendable {
     /// hashing the key for the table.
     private var last: OriginPool?
 
+    /// The pool asked for last, if it is the one of `origin` with `tls`.
+    @inline(__always)
+    func lastPool(for origin: Origin, tls: TLSSettings?) -> OriginPool? {
+        if let last = self.last, last.key.origin == origin, last.key.tls == tls { return last }
+        return nil
+    }
+
     /// The pool of `origin` with `tls`: compared with the last one's key before a key is made (a
     /// copy of the origin, its strings retained and released).
     func pool(for origin: Origin, tls: TLSSettings?, make: (OriginPool.Key) -> OriginPool) -> OriginPool {
         self.eventLoop.assertInEventLoop()
-        if let last = self.last, last.key.origin == origin, last.key.tls == tls { return last }
+        if let last = self.lastPool(for: origin, tls: tls) { return last }
         let key = OriginPool.Key(origin: origin, tls: tls)
         let pool: OriginPool
         if let existing = self.pools[key] {

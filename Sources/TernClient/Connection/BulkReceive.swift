@@ -47,15 +47,17 @@ struct BulkReceive {
 
     /// At the end of a read cycle: raises the mark, or lowers it, for what is still to come.
     /// `remaining` is the body bytes still expected (nil unless a `Content-Length` body is under way).
-    /// Returns whether a check must be scheduled (the mark was just raised).
-    mutating func cycleEnded(remaining: Int?, channel: any Channel) -> Bool {
+    /// Returns whether a check must be scheduled (the mark was just raised). The channel is read
+    /// from `context` only to set the option: most cycles set nothing, and each read of
+    /// `context.channel` retains it.
+    mutating func cycleEnded(remaining: Int?, context: ChannelHandlerContext) -> Bool {
         defer { self.cycleBytes = 0 }
         let long = (remaining ?? 0) >= 2 * Self.mark
         if self.raised {
-            if !long { self.lower(channel) }
+            if !long { self.lower(context.channel) }
             return false
         }
-        guard long, self.cycleBytes >= Self.bulkCycle, Self.set(Self.mark, on: channel) else { return false }
+        guard long, self.cycleBytes >= Self.bulkCycle, Self.set(Self.mark, on: context.channel) else { return false }
         self.raised = true
         self.readSinceCheck = false
         return self.check == nil

@@ -12,7 +12,8 @@ public final class RequestExecution {
         case initialized
     }
 
-    public let eventLoop: any EventLoop
+    /// The pool's loop: read from it, not stored apart (a retain when made, a release when freed).
+    public var eventLoop: any EventLoop { self.pool.eventLoop }
     public let head: HTTPRequestHead
     let body: RequestBody
     let pool: OriginPool
@@ -68,7 +69,6 @@ public final class RequestExecution {
         lines: consuming (HTTP1RawFields, omitting: UInt64)? = nil,
         addedLines: consuming HTTP1RawFields? = nil
     ) {
-        self.eventLoop = pool.eventLoop
         self.fieldsAsBytes = fieldsAsBytes
         self.lines = lines
         self.addedLines = addedLines
@@ -81,7 +81,7 @@ public final class RequestExecution {
         self.delegate = delegate
         self.pool = pool
         if let deadline {
-            self.deadlineTask = self.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
+            self.deadlineTask = self.pool.eventLoop.assumeIsolated().scheduleTask(deadline: deadline) { [self] in
                 self.cancel(with: TernClientError(code: .deadlineExceeded, phase: self.currentPhase, address: self.pool.address))
             }
         }

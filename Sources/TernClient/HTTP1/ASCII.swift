@@ -45,6 +45,22 @@ package enum ASCII {
         return word | upper >> 2
     }
 
+    /// The high bit of each byte of the result set where `word`'s byte is a letter, a digit or `-`,
+    /// the bytes nearly every field name is made of (all of them token bytes, RFC 9110 §5.6.2); the
+    /// other bits clear. Exact for every byte value, as `lowerBytes`: each test adds to a byte's low
+    /// seven bits a constant that cannot carry into the next byte.
+    @inlinable
+    package static func nameBytes(_ word: UInt64) -> UInt64 {
+        let ones: UInt64 = 0x0101_0101_0101_0101
+        let highs = ones &* 0x80
+        let low7 = word & ~highs
+        let folded = low7 | ones &* 0x20  // `A`-`Z` onto `a`-`z`; nothing else lands there
+        let letter = (folded &+ ones &* (0x80 - 0x61)) & ~(folded &+ ones &* (0x80 - 0x7B))
+        let digit = (low7 &+ ones &* (0x80 - 0x30)) & ~(low7 &+ ones &* (0x80 - 0x3A))
+        let dash = ~((low7 ^ ones &* 0x2D) &+ ones &* 0x7F)  // high bit clear unless the byte is `-`
+        return (letter | digit | dash) & ~word & highs
+    }
+
     /// `bytes` equal `lowercase` ignoring ASCII case (`lowercase` must be lowercase).
     @inlinable
     package static func equals(_ bytes: UnsafeBufferPointer<UInt8>, _ lowercase: StaticString) -> Bool {

@@ -143,7 +143,7 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
     }
 
     func channelReadComplete(context: ChannelHandlerContext) {
-        if self.bulk.cycleEnded(remaining: self.input.parser.contentBytesRemaining, channel: context.channel) {
+        if self.bulk.cycleEnded(remaining: self.input.parser.contentBytesRemaining, context: context) {
             self.scheduleBulkCheck(context: context)
         }
         context.fireChannelReadComplete()

@@ -609,7 +609,19 @@ package struct HTTP1Parser {
         let line = UnsafeBufferPointer(rebasing: raw.assumingMemoryBound(to: UInt8.self)[0..<length])
         // The name's bytes are checked on the way to the colon (one pass, not a search and then a
         // check): the first byte that is not a token's must be the colon, after at least one.
+        // Eight at a time while they are letters, digits or `-` (`ASCII.nameBytes`), inside the
+        // line; from the first other byte (the colon, in nearly every name) one at a time.
         var colon = 0
+        let highs: UInt64 = 0x8080_8080_8080_8080
+        while colon &+ 8 <= length {
+            let named = ASCII.nameBytes(UInt64(littleEndian: raw.loadUnaligned(fromByteOffset: colon, as: UInt64.self)))
+            if named == highs {
+                colon &+= 8
+            } else {
+                colon &+= (named ^ highs).trailingZeroBitCount &>> 3
+                break
+            }
+        }
         while colon < length, Self.isTokenByte(line[colon]) { colon += 1 }
         guard colon > 0, colon < length, line[colon] == UInt8(ascii: ":") else { return nil }
         let name = UnsafeBufferPointer(rebasing: line[0..<colon])

@@ -251,10 +251,9 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     }
 
     private func beginExchange(_ head: HTTPRequestHead, context: ChannelHandlerContext) {
-        let facts = self.requestFacts
-        self.requestFacts = nil
-        let lines = self.requestHeadLines
-        self.requestHeadLines = nil
+        // Moved out (`take`), not copied and then cleared: no retain and release of the lines' buffer.
+        let facts = self.requestFacts.take()
+        let lines = self.requestHeadLines.take()
         self.resetExchange()
         self.requestLines = lines
         self.requestFieldFacts = facts
