@@ -87,7 +87,7 @@ public final class Agent: Sendable {
     /// `head`'s own fields. `known` must then say what they hold together, and the lines must hold
     /// no framing field.
     package func execute(
-        _ head: HTTPRequestHead,
+        _ head: consuming HTTPRequestHead,
         to origin: Origin,
         tls: TLSSettings? = nil,
         body: RequestBody = .none,
@@ -98,16 +98,17 @@ public final class Agent: Sendable {
         maxConnections: Int? = nil,
         fieldsAsBytes: Bool,
         known: KnownRequestFields? = nil,
-        lines: (HTTP1RawFields, omitting: UInt64)? = nil,
-        addedLines: HTTP1RawFields? = nil,
+        lines: consuming (HTTP1RawFields, omitting: UInt64)? = nil,
+        addedLines: consuming HTTP1RawFields? = nil,
         delegate: any ResponseDelegate
     ) -> RequestExecution {
+        // `head`, `lines` and `addedLines` are taken `consuming`: moved into the execution, not
+        // copied there and then released by the caller.
         eventLoop.preconditionInEventLoop()
         guard let pools = self.loops.pools(for: eventLoop) else {
             preconditionFailure("Agent.execute: the event loop is not one of this agent's loops")
         }
         let tls = origin.scheme.usesTLS ? (tls ?? self.configuration.tls) : nil
-        var head = head
         if !(known?.hasHost ?? head.headers.contains(name: "host")) { head.headers.add(name: "Host", value: origin.hostHeader) }
         if let userAgent = self.configuration.userAgent, !head.headers.contains(name: "user-agent") {
             head.headers.add(name: "User-Agent", value: userAgent)
@@ -116,6 +117,7 @@ public final class Agent: Sendable {
         // released) the agent and the loop on every request.
         let pool = pools.lastPool(for: origin, tls: tls) ?? pools.pool(for: origin, tls: tls) { self.makePool(key: $0, on: eventLoop) }
         if let maxConnections, maxConnections > 0, maxConnections != pool.maxConnections { pool.setMaxConnections(maxConnections) }
+        let hasLines = lines != nil
         let execution = RequestExecution(
             head: head,
             body: body,
@@ -127,7 +129,7 @@ public final class Agent: Sendable {
             fieldsAsBytes: fieldsAsBytes,
             known: known,
             lines: lines,
-            addedLines: lines == nil ? nil : addedLines
+            addedLines: hasLines ? addedLines : nil
         )
         if self.isShutDown.load(ordering: .acquiring) {
             execution.fail(TernClientError(code: .shutdown, phase: .pool, address: origin.address))

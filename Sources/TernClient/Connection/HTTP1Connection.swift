@@ -229,7 +229,7 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     /// fields (`HTTP1HeadFacts`): keep-alive and the `Keep-Alive` hint are read from those, and the
     /// proxy behind the execution reads them too, rather than each reading the fields again; and
     /// the fields themselves as bytes, when the execution asked for them.
-    func receiveHead(_ head: HTTPResponseHead, facts: HTTP1HeadFacts, raw: HTTP1RawFields?) {
+    func receiveHead(_ head: HTTPResponseHead, facts: HTTP1HeadFacts, raw: consuming HTTP1RawFields?) {
         guard let execution = self.execution else {
             self.close()
             return

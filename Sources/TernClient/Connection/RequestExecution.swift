@@ -244,13 +244,15 @@ public final class RequestExecution {
         }
     }
 
-    func receivedHead(_ head: HTTPResponseHead, facts: HTTP1HeadFacts?, raw: HTTP1RawFields?) {
+    /// `raw` is taken `consuming` (from the codec, through the connection): kept for the delegate
+    /// by a move, not a copy.
+    func receivedHead(_ head: HTTPResponseHead, facts: HTTP1HeadFacts?, raw: consuming HTTP1RawFields?) {
         self.responseStarted = true
         self.responseFacts = facts
-        guard let raw else { return self.delegate.responseHead(head, execution: self) }
+        guard raw != nil else { return self.delegate.responseHead(head, execution: self) }
         guard self.fieldsAsBytes else {
             var head = head
-            head.headers = raw.headers()
+            head.headers = raw!.headers()
             return self.delegate.responseHead(head, execution: self)
         }
         // Not kept past the call: it holds the connection's receive buffer.

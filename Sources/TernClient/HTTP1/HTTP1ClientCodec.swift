@@ -176,9 +176,10 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
         case .responseHead(let head):
             self.pending.removeFirst()
             self.answerNext()
-            let raw = self.input.parser.takeRawFields()
+            var raw = self.input.parser.takeRawFields()
             if let connection = self.connectionLink.borrowed {
-                connection._withUnsafeGuaranteedRef { $0.receiveHead(head, facts: self.input.parser.lastHead, raw: raw) }
+                // Moved on (`take`) to the execution that keeps it for its delegate.
+                connection._withUnsafeGuaranteedRef { $0.receiveHead(head, facts: self.input.parser.lastHead, raw: raw.take()) }
             } else {
                 var head = head
                 if let raw { head.headers = raw.headers() }

@@ -13,11 +13,12 @@ package struct HTTP1Input {
         self.parser = parser
     }
 
-    package mutating func append(_ buffer: ByteBuffer) {
+    /// `buffer` is taken `consuming`: kept by a move, not a copy (a retain) that the caller then
+    /// releases.
+    package mutating func append(_ buffer: consuming ByteBuffer) {
         if self.unparsed == nil {
             self.unparsed = buffer
         } else {
-            var buffer = buffer
             self.unparsed!.writeBuffer(&buffer)
         }
     }
@@ -25,8 +26,8 @@ package struct HTTP1Input {
     /// The next event, or nil until more bytes come. Not to be called once the parser has stopped.
     package mutating func next() throws(HTTPParserError) -> HTTP1Parser.Event? {
         // A message that ends with its head (or its body's last byte) ends without more bytes.
-        guard var buffer = self.unparsed else { return self.parser.takeEnd() }
-        self.unparsed = nil  // parsed in place, not copied on write
+        // Moved out (parsed in place, not copied on write), not copied and then cleared.
+        guard var buffer = self.unparsed.take() else { return self.parser.takeEnd() }
         let event = try self.parser.next(&buffer)
         // After a protocol switch the rest stays here for `takeRest()`.
         if buffer.readableBytes > 0 { self.unparsed = buffer }

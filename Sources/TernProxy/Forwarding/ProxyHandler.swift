@@ -208,12 +208,15 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     }
 
     /// A request part from the guard in front by a direct call (`RequestGuard.proxy`).
-    func receive(_ part: HTTPServerRequestPart) {
-        guard let context = self.context else { return }
-        self.receive(part, context: context)
+    /// Taken `consuming`, as the guard hands it on (`RequestGuard.pass`); the context borrowed
+    /// from the link, not loaded (a retain and a release).
+    func receive(_ part: consuming HTTPServerRequestPart) {
+        guard let context = self.link.borrowed else { return }
+        var part = Optional(part)
+        context._withUnsafeGuaranteedRef { self.receive(part.take()!, context: $0) }
     }
 
-    private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+    private func receive(_ part: consuming HTTPServerRequestPart, context: ChannelHandlerContext) {
         if !self.queued.isEmpty || (self.state != .idle && part.isHead) {
             if part.isHead {
                 // A queued head is read field by field in its turn; its lines would hold the
@@ -229,8 +232,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         self.handle(part, context: context)
     }
 
-    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        switch part {
+    private func handle(_ part: consuming HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch consume part {
         case .head(let head):
             self.beginExchange(head, context: context)
         case .body(let buffer):
@@ -430,7 +433,10 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     }
 
     /// `startUpstream` with what the caller holds, borrowed, as `forwardToUpstream(route:…)`.
-    private func startUpstream(route: CompiledRoute, group: UpstreamGroup, balancer: LoopBalancer, head: HTTPRequestHead, context: ChannelHandlerContext) {
+    /// `head` is taken `consuming`, down to the agent: moved into the exchange, not copied.
+    private func startUpstream(
+        route: CompiledRoute, group: UpstreamGroup, balancer: LoopBalancer, head: consuming HTTPRequestHead, context: ChannelHandlerContext
+    ) {
         let hashKey: UInt64?
         switch group.balance {
         case .hashClientAddress: hashKey = fnv1a(self.clientAddress.utf8)
@@ -448,22 +454,14 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         let server = group.servers[index]
         self.state = .forwarding
         if case .stream = self.bodyMode { self.upstreamWritable = false }
-        let execution: RequestExecution
-        if route.hostFromUpstream {
-            var head = head
-            head.headers.replaceOrAdd(name: "Host", value: server.origin.hostHeader)
-            execution = self.execute(head, on: server, of: group, route: route, context: context)
-        } else {
-            // The head as the caller holds it, borrowed: a copy to edit cost its two references'
-            // retains and releases on every request.
-            execution = self.execute(head, on: server, of: group, route: route, context: context)
-        }
+        if route.hostFromUpstream { head.headers.replaceOrAdd(name: "Host", value: server.origin.hostHeader) }
+        let execution = self.execute(head, on: server, of: group, route: route, context: context)
         if !execution.isFinished { self.execution = execution }
     }
 
     /// The agent's exchange for `head` with `server`.
     private func execute(
-        _ head: HTTPRequestHead, on server: UpstreamGroup.Server, of group: UpstreamGroup, route: CompiledRoute, context: ChannelHandlerContext
+        _ head: consuming HTTPRequestHead, on server: UpstreamGroup.Server, of group: UpstreamGroup, route: CompiledRoute, context: ChannelHandlerContext
     ) -> RequestExecution {
         self.agent.execute(
             head,

@@ -63,21 +63,26 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
         self.receive(self.unwrapInboundIn(data), context: context)
     }
 
-    /// Bytes from the header timer in front by a direct call (`HeadTimer.codec`).
-    func receive(_ bytes: ByteBuffer) {
-        guard let context = self.link.borrowed else { return }
-        context._withUnsafeGuaranteedRef { self.receive(bytes, context: $0) }
+    /// Bytes from the header timer in front by a direct call (`HeadTimer.codec`). Taken
+    /// `consuming`, down to the input that keeps them: moved there, not copied and released.
+    func receive(_ bytes: consuming ByteBuffer) {
+        guard let context = self.link.borrowed, !self.input.parser.hasStopped else { return }
+        self.input.append(bytes)
+        if !self.decoding { context._withUnsafeGuaranteedRef { self.decode(context: $0) } }
     }
 
-    private func receive(_ bytes: ByteBuffer, context: ChannelHandlerContext) {
+    private func receive(_ bytes: consuming ByteBuffer, context: ChannelHandlerContext) {
         guard !self.input.parser.hasStopped else { return }
         self.input.append(bytes)
         if !self.decoding { self.decode(context: context) }
     }
 
-    private func pass(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+    /// `part` is taken `consuming`, here and down the guard and the proxy handler: the head the
+    /// parser made is moved from one to the next, not copied (a retain) and released at each.
+    private func pass(_ part: consuming HTTPServerRequestPart, context: ChannelHandlerContext) {
         if let requestGuard = self.guardLink.borrowed {
-            requestGuard._withUnsafeGuaranteedRef { $0.receive(part) }
+            var part = Optional(part)  // a closure cannot consume what it captures; it can take it
+            requestGuard._withUnsafeGuaranteedRef { $0.receive(part.take()!) }
         } else {
             context.fireChannelRead(self.wrapInboundOut(part))
         }
@@ -90,14 +95,14 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
         defer { self.decoding = false }
         do {
             while !self.inactive, !self.input.parser.hasStopped, let event = try self.input.next() {
-                switch event {
+                switch consume event {
                 case .requestHead(var head):
                     self.pending.append(head.method)
-                    let fields = self.input.parser.takeRawFields()
+                    var fields = self.input.parser.takeRawFields()
                     if let requestGuard = self.guardLink.borrowed {
                         requestGuard._withUnsafeGuaranteedRef {
                             $0.headFacts = self.input.parser.lastHead
-                            $0.headLines = fields
+                            $0.headLines = fields.take()  // moved: no retain and release of the receive buffer
                         }
                     } else if let fields {
                         head.headers = fields.headers()  // a handler behind reads the fields as values

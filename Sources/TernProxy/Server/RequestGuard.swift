@@ -208,12 +208,14 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     }
 
     /// A request part from the codec in front by a direct call (`HTTP1ServerCodec.requestGuard`).
-    func receive(_ part: HTTPServerRequestPart) {
+    /// Taken `consuming`, as the codec hands it on (`HTTP1ServerCodec.pass`).
+    func receive(_ part: consuming HTTPServerRequestPart) {
         guard let context = self.link.borrowed else { return }
-        context._withUnsafeGuaranteedRef { self.receive(part, context: $0) }
+        var part = Optional(part)
+        context._withUnsafeGuaranteedRef { self.receive(part.take()!, context: $0) }
     }
 
-    private func receive(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+    private func receive(_ part: consuming HTTPServerRequestPart, context: ChannelHandlerContext) {
         guard !self.refusing else { return }
         if self.awaitingAdmission != nil {
             // A held head is checked field by field when its turn comes; its lines would hold the
@@ -228,22 +230,22 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     /// Hands a part on: to the proxy handler directly when it is the one behind (no `NIOAny` box,
     /// no cast, no hop), else through the pipeline.
-    private func pass(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
+    private func pass(_ part: consuming HTTPServerRequestPart, context: ChannelHandlerContext) {
         if let proxy = self.proxyLink.borrowed {
-            proxy._withUnsafeGuaranteedRef { $0.receive(part) }
+            var part = Optional(part)
+            proxy._withUnsafeGuaranteedRef { $0.receive(part.take()!) }
         } else {
             context.fireChannelRead(self.wrapInboundOut(part))
         }
     }
 
-    private func handle(_ part: HTTPServerRequestPart, context: ChannelHandlerContext) {
-        switch part {
+    private func handle(_ part: consuming HTTPServerRequestPart, context: ChannelHandlerContext) {
+        switch consume part {
         case .head(var head):
             self.timer?.headComplete()
-            let facts = self.headFacts
-            self.headFacts = nil
-            var lines = self.headLines
-            self.headLines = nil
+            // Moved out (`take`), not copied and cleared: no retain and release of the receive buffer.
+            let facts = self.headFacts.take()
+            var lines = self.headLines.take()
             if self.forbidden {
                 return self.refuse(.forbidden, reason: "client address not in the listener's allow list", version: head.version, context: context)
             }
@@ -271,18 +273,18 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
             if let proxy = self.proxyLink.borrowed {
                 proxy._withUnsafeGuaranteedRef {
                     $0.requestFacts = facts
-                    $0.requestHeadLines = lines
+                    $0.requestHeadLines = lines.take()
                 }
             }
             self.pass(.head(head), context: context)
             return
-        case .end:
+        case .end(let trailers):
             self.readingBody = false
             self.timer?.requestEnded()
-        case .body:
-            break
+            self.pass(.end(trailers), context: context)
+        case .body(let buffer):
+            self.pass(.body(buffer), context: context)
         }
-        self.pass(part, context: context)
     }
 
     /// A head passed every check: its request is under way until its response ends.
