@@ -194,7 +194,7 @@ package struct HTTP1Parser {
                 buffer.moveReaderIndex(forwardBy: length + 2)
                 self.fields = []
                 self.headAsBytes = self.fieldsAsBytes
-                self.lastRawFields = nil
+                if self.lastRawFields != nil { self.lastRawFields = nil }  // taken already, as a rule
                 if self.headAsBytes {
                     self.rawStart = buffer.readerIndex
                     self.rawCount = 0

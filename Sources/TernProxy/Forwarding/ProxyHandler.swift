@@ -212,7 +212,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     /// from the link, not loaded (a retain and a release).
     func receive(_ part: consuming HTTPServerRequestPart) {
         guard let context = self.link.borrowed else { return }
-        var part = Optional(part)
+        var part = Optional(consume part)
         context._withUnsafeGuaranteedRef { self.receive(part.take()!, context: $0) }
     }
 
@@ -261,7 +261,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         self.requestLines = lines
         self.requestFieldFacts = facts
         let runtime = self.loop.runtime
-        self.runtime = runtime
+        if self.runtime !== runtime { self.runtime = runtime }  // the same but after a reload
         self.requestHead = head
         self.requestFieldsPending = lines != nil
         let hostField = if let lines { lines.first(name: "host") } else { head.headers.first(name: "host") }
@@ -275,9 +275,10 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         if self.loop.accessLog != nil || self.loop.metrics != nil { self.startTime = .now() }
 
         guard let route = runtime.router.match(hostField: hostField, path: head.uri[...]) else {
+            self.route = nil  // the metrics record no route for it
             return self.respondLocally(.notFound)
         }
-        self.route = route
+        if self.route !== route { self.route = route }
         self.rewritesResponseFields = route.rewritesResponseFields
         if let status = route.fixedStatus {
             return self.respondLocally(status, body: route.fixedBody, contentType: "text/plain; charset=utf-8")
@@ -369,7 +370,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         self.upstreamHead = upstream
         self.upstreamKnown = Self.upstreamKnownFields(self.requestFieldFacts, rewritesFields: route.rewritesRequestFields, keepsHost: route.keepsHost)
         let balancer = self.loop.balancer(for: group, generation: runtime.generation)
-        self.balancer = balancer
+        if self.balancer !== balancer { self.balancer = balancer }
         self.startUpstream(route: route, group: group, balancer: balancer, head: upstream, context: context)
     }
 
@@ -714,16 +715,20 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
             self.serving = nil
             self.requestTraits = nil
         }
-        self.route = nil
-        self.balancer = nil
+        // `route` and `balancer` stay: the next exchange sets them (`beginExchange`,
+        // `forwardToUpstream`), and they are nearly always the same objects, so most requests
+        // store neither (each store a retain and a release). Nothing reads them outside an exchange
+        // that set them: the balancer only with a `serverIndex`, which is reset here.
         self.serverIndex = -1
         self.tried = 0
-        self.lastFailure = nil
-        self.upstreamHead = nil
+        // Most of these are nil already (the last exchange's end cleared them): set only when not,
+        // as each store releases the value it replaces, nil or not (a call apiece).
+        if self.lastFailure != nil { self.lastFailure = nil }
+        if self.upstreamHead != nil { self.upstreamHead = nil }
         self.upstreamKnown = nil
-        self.upstreamLines = nil
-        self.requestLines = nil
-        self.execution = nil
+        if self.upstreamLines != nil { self.upstreamLines = nil }
+        if self.requestLines != nil { self.requestLines = nil }
+        if self.execution != nil { self.execution = nil }
         self.bodyMode = .none
         self.bodyBytes = 0
         self.bodyStarted = false

@@ -81,7 +81,7 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// parser made is moved from one to the next, not copied (a retain) and released at each.
     private func pass(_ part: consuming HTTPServerRequestPart, context: ChannelHandlerContext) {
         if let requestGuard = self.guardLink.borrowed {
-            var part = Optional(part)  // a closure cannot consume what it captures; it can take it
+            var part = Optional(consume part)  // a closure cannot consume what it captures; it can take it
             requestGuard._withUnsafeGuaranteedRef { $0.receive(part.take()!) }
         } else {
             context.fireChannelRead(self.wrapInboundOut(part))

@@ -211,7 +211,7 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     /// Taken `consuming`, as the codec hands it on (`HTTP1ServerCodec.pass`).
     func receive(_ part: consuming HTTPServerRequestPart) {
         guard let context = self.link.borrowed else { return }
-        var part = Optional(part)
+        var part = Optional(consume part)
         context._withUnsafeGuaranteedRef { self.receive(part.take()!, context: $0) }
     }
 
@@ -232,7 +232,7 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     /// no cast, no hop), else through the pipeline.
     private func pass(_ part: consuming HTTPServerRequestPart, context: ChannelHandlerContext) {
         if let proxy = self.proxyLink.borrowed {
-            var part = Optional(part)
+            var part = Optional(consume part)
             proxy._withUnsafeGuaranteedRef { $0.receive(part.take()!) }
         } else {
             context.fireChannelRead(self.wrapInboundOut(part))
