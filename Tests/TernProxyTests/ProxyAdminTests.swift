@@ -36,6 +36,21 @@ final class ProxyAdminTests: ProxyTestCase {
         XCTAssertTrue(text.contains(#"tern_proxy_upstream_response_seconds_count{upstream="metrics-app"} 3"#), text)
         // The agent's pool figures, through swift-metrics and the Prometheus factory.
         XCTAssertTrue(text.contains(#"tern_client_connections_opened_total{origin="http://127.0.0.1:\#(a.port)"}"#), text)
+
+        // A request no route matches, on the connection the routed ones came on (the handler keeps
+        // an exchange's route for the next): counted under no route, not the last one's.
+        func count(_ text: String, _ series: String) -> Int {
+            guard let line = text.split(separator: "\n").first(where: { $0.hasPrefix(series + " ") }) else { return 0 }
+            return Int(line.split(separator: " ").last ?? "") ?? 0
+        }
+        let unrouted = #"tern_proxy_requests_total{route="none",status="4xx"}"#
+        let before = count(text, unrouted)
+        let (missing, _, _) = try await self.get(port, "/no-such-route")
+        XCTAssertEqual(missing, 404)
+        let (_, after, _) = try await self.get(adminPort, "/metrics")
+        XCTAssertEqual(count(after, unrouted), before + 1, after)
+        XCTAssertTrue(after.contains(#"tern_proxy_requests_total{route="/metrics-fixed",status="5xx"} 1"#), after)
+        XCTAssertEqual(count(after, #"tern_proxy_requests_total{route="/metrics-fixed",status="4xx"}"#), 0, after)
     }
 
     func testCacheCountersInMetrics() async throws {
