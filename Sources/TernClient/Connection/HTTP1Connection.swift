@@ -248,6 +248,10 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
     /// A response part, from the codec by a direct call (`HTTP1ClientCodec.connection`) or through
     /// the pipeline (from the decompressor).
     func receive(_ part: HTTPClientResponsePart) {
+        if case .end(let trailers) = part, let execution = self.execution.take() {
+            // Moved out, not copied and then cleared: the exchange is over for this connection.
+            return self.finishResponse(trailers, execution: execution)
+        }
         guard let execution = self.execution else {
             // Bytes nobody asked for: the server is out of step with us.
             self.close()
@@ -268,13 +272,13 @@ final class HTTP1Connection: ChannelDuplexHandler, RemovableChannelHandler {
             execution.receivedHead(head, facts: nil, raw: nil)
         case .body(let buffer):
             execution.receivedBodyPart(buffer)
-        case .end(let trailers):
-            self.finishResponse(trailers, execution: execution)
+        case .end:
+            break  // handled above
         }
     }
 
+    /// `execution` has been taken from `self.execution` already.
     private func finishResponse(_ trailers: HTTPHeaders?, execution: RequestExecution) {
-        self.execution = nil
         let reusable = self.requestDone && self.requestKeepAlive && self.responseStarted && self.responseKeepsAlive && !self.closing
         if !reusable {
             // Also when the server answered before the request body was done (RFC 9112 §9.6).

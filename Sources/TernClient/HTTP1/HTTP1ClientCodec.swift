@@ -171,8 +171,9 @@ final class HTTP1ClientCodec: ChannelDuplexHandler, RemovableChannelHandler {
         }
     }
 
-    private func deliver(_ event: HTTP1Parser.Event, context: ChannelHandlerContext) {
-        switch event {
+    /// `event` is taken `consuming`: its head or part is moved on, not copied and released.
+    private func deliver(_ event: consuming HTTP1Parser.Event, context: ChannelHandlerContext) {
+        switch consume event {
         case .responseHead(let head):
             self.pending.removeFirst()
             self.answerNext()

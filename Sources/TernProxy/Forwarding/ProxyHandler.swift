@@ -41,7 +41,15 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     var state = State.idle
     var runtime: ProxyRuntime?
     var route: CompiledRoute?
-    var balancer: LoopBalancer?
+    var balancer: LoopBalancer? {
+        get { self.balancerLink.object }
+        set { self.balancerLink.set(newValue) }
+    }
+    /// `balancer`, and the health of the server picked (for `recordSuccess`), also uncounted: read
+    /// where the response comes, they were a retain and a release each, the group's and the
+    /// server's too.
+    private var balancerLink = PipelineLink<LoopBalancer>()
+    private var healthLink = PipelineLink<ServerHealth>()
     var serverIndex = -1
     var tried: UInt64 = 0
     /// The failure of the last server tried, which decides the status when none is left.
@@ -316,33 +324,33 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     /// `forwardToUpstream` with what the exchange's start already holds, borrowed: loading them
     /// from `self` again retained each for the call and released it after.
     private func forwardToUpstream(route: CompiledRoute, runtime: ProxyRuntime, context: ChannelHandlerContext) {
-        guard var head = self.clientHead, let group = route.upstream, !self.closed else { return }
+        guard var upstream = self.clientHead, let group = route.upstream, !self.closed else { return }
         // The client's head with our fields: its method, target and version are kept in storage the
-        // two heads share until one of them changes (most routes change none: no allocation).
-        var upstream = head
+        // two heads share until one of them changes (most routes change none: no allocation). They
+        // are read from this copy before anything changes them (one copy of the client's head, not
+        // two: a retain and a release fewer).
         let forwarding = runtime.configuration.forwarding
         if let lines = self.requestLines, let facts = self.requestFieldFacts,
             self.cacheMode.leavesConditionsAlone || self.requestTraits?.leavesUpstreamAlone == true,
             Self.passesLinesOn(
-                facts, method: head.method, rewritesFields: route.rewritesRequestFields, keepsHost: route.keepsHost, forwarding: forwarding)
+                facts, method: upstream.method, rewritesFields: route.rewritesRequestFields, keepsHost: route.keepsHost, forwarding: forwarding)
         {
             // The client's lines go on as they came but for those `upstreamFields` leaves out (the
             // writer skips them by bit), then the lines of those we add (`addedFields`); the head
             // has no fields of its own. No `String` is made of the client's fields.
-            if self.addedFields?.fit(host: self.requestHost, version: head.version, forwarding: forwarding) != true {
-                let fields = self.upstreamFields(head, forwarding: forwarding, copying: HTTPHeaders())
-                self.addedFields = AddedFields(host: self.requestHost, version: head.version, forwarding: forwarding, fields: fields)
+            if self.addedFields?.fit(host: self.requestHost, version: upstream.version, forwarding: forwarding) != true {
+                let fields = self.upstreamFields(upstream, forwarding: forwarding, copying: HTTPHeaders())
+                self.addedFields = AddedFields(host: self.requestHost, version: upstream.version, forwarding: forwarding, fields: fields)
             }
             if !upstream.headers.isEmpty { upstream.headers = HTTPHeaders() }
             self.upstreamLines = (lines, facts.hopByHop | (forwarding.xForwarded ? facts.xForwarded : 0))
         } else {
-            if let fields = self.requestHead { head = fields }  // the fields, read from the lines if need be
-            upstream = head
-            upstream.headers = self.upstreamFields(head, forwarding: forwarding)
+            if let head = self.requestHead { upstream = head }  // the fields, read from the lines if need be
+            upstream.headers = self.upstreamFields(upstream, forwarding: forwarding)
         }
-        let uri = route.upstreamURI(head.uri)
-        if uri != head.uri { upstream.uri = uri }
-        if head.version != .http1_1 { upstream.version = .http1_1 }
+        let uri = route.upstreamURI(upstream.uri)
+        if uri != upstream.uri { upstream.uri = uri }
+        if upstream.version != .http1_1 { upstream.version = .http1_1 }
         if route.rewritesRequestFields { HeaderRewriting.apply(route.config.requestHeaders, to: &upstream.headers) }
         if !route.keepsHost, case .set(let value) = route.config.hostHeader { upstream.headers.replaceOrAdd(name: "Host", value: value) }
         switch self.cacheMode {
@@ -363,7 +371,9 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         {
             // We answer `100 Continue` ourselves (as nginx does) and send the body on when we have it.
             upstream.headers.remove(name: "expect")
-            if head.headers[canonicalForm: "expect"].contains(where: { ASCII.equals($0, "100-continue") }) {
+            // The client's own fields (read from its lines by now: a head with `Expect` does not
+            // pass them on as they came).
+            if let head = self.requestHead, head.headers[canonicalForm: "expect"].contains(where: { ASCII.equals($0, "100-continue") }) {
                 context.writeAndFlush(self.wrapOutboundOut(.head(HTTPResponseHead(version: head.version, status: .continue))), promise: nil)
             }
         }
@@ -453,6 +463,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         if index < 64 { self.tried |= 1 << UInt64(index) }
         balancer.started(index)
         let server = group.servers[index]
+        if self.healthLink.object !== server.health { self.healthLink.set(server.health) }
         self.state = .forwarding
         if case .stream = self.bodyMode { self.upstreamWritable = false }
         if route.hostFromUpstream { head.headers.replaceOrAdd(name: "Host", value: server.origin.hostHeader) }
@@ -505,7 +516,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     func responseHead(_ head: HTTPResponseHead, execution: RequestExecution) {
         guard !self.closed, let context = self.link.borrowed else { return }
         let version = self.requestVersion
-        if let group = self.route?.upstream, self.serverIndex >= 0 { group.servers[self.serverIndex].health.recordSuccess() }
+        if self.serverIndex >= 0, let health = self.healthLink.borrowed { health._withUnsafeGuaranteedRef { $0.recordSuccess() } }
         if let metrics = self.loop.metrics, let group = self.route?.upstream, let runtime = self.runtime {
             metrics.recordUpstreamResponse(group: group, generation: runtime.generation, nanoseconds: (NIODeadline.now() - self.startTime).nanoseconds)
         }
@@ -648,8 +659,8 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     }
 
     private func finishUpstream(failure: TernClientError? = nil) {
-        guard self.serverIndex >= 0, let balancer = self.balancer else { return }
-        balancer.finished(self.serverIndex)
+        guard self.serverIndex >= 0, let balancer = self.balancerLink.borrowed else { return }
+        balancer._withUnsafeGuaranteedRef { $0.finished(self.serverIndex) }
         // As in nginx, the only server of a group is never taken out: there is nowhere else to go.
         if let failure, failure.code != .cancelled, let group = self.route?.upstream, group.servers.count > 1 {
             group.servers[self.serverIndex].health.recordFailure(now: .now())
