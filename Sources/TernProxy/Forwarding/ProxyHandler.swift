@@ -266,13 +266,15 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
         let facts = self.requestFacts.take()
         let lines = self.requestHeadLines.take()
         self.resetExchange()
-        self.requestLines = lines
+        // Read from the lines before they are moved into the handler (a copy kept them both).
+        let hostField = if let lines { lines.first(name: "host") } else { head.headers.first(name: "host") }
+        let fieldsPending = lines != nil
+        self.requestLines = consume lines
         self.requestFieldFacts = facts
         let runtime = self.loop.runtime
         if self.runtime !== runtime { self.runtime = runtime }  // the same but after a reload
         self.requestHead = head
-        self.requestFieldsPending = lines != nil
-        let hostField = if let lines { lines.first(name: "host") } else { head.headers.first(name: "host") }
+        self.requestFieldsPending = fieldsPending
         self.requestHost = hostField
         self.requestVersion = head.version
         self.addsVia = runtime.configuration.forwarding.via

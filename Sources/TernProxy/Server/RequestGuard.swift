@@ -241,43 +241,23 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
 
     private func handle(_ part: consuming HTTPServerRequestPart, context: ChannelHandlerContext) {
         switch consume part {
-        case .head(var head):
+        case .head(let head):
             self.timer?.headComplete()
             // Moved out (`take`), not copied and cleared: no retain and release of the receive buffer.
             let facts = self.headFacts.take()
-            var lines = self.headLines.take()
+            let lines = self.headLines.take()
             if self.forbidden {
                 return self.refuse(.forbidden, reason: "client address not in the listener's allow list", version: head.version, context: context)
             }
-            let accepted = facts.map { self.rules.accepts(head, facts: $0) } ?? false
+            let accepted = if let facts { self.rules.accepts(head, facts: facts) } else { false }
             if let fields = lines, !accepted || self.proxy == nil || self.sharedRateLimiter != nil {
                 // Checked field by field, passed through the pipeline, or held for Redis's answer:
                 // the head goes on with its fields as values.
+                var head = head
                 head.headers = fields.headers()
-                lines = nil
+                return self.admit(head, facts: facts, lines: nil, accepted: accepted, context: context)
             }
-            if !accepted, let violation = self.rules.check(head) {
-                return self.refuse(violation.status, reason: violation.reason, version: head.version, context: context)
-            }
-            if let shared = self.sharedRateLimiter {
-                self.awaitingAdmission = head
-                shared.admit(self.clientAddress, on: context.eventLoop).assumeIsolated().whenSuccess { wait in
-                    self.admitted(wait, context: context)
-                }
-                return
-            }
-            if let limiter = self.rateLimiter, let wait = limiter.admit(self.clientAddress) {
-                return self.refuseRate(wait, version: head.version, context: context)
-            }
-            self.requestAdmitted()
-            if let proxy = self.proxyLink.borrowed {
-                proxy._withUnsafeGuaranteedRef {
-                    $0.requestFacts = facts
-                    $0.requestHeadLines = lines.take()
-                }
-            }
-            self.pass(.head(head), context: context)
-            return
+            return self.admit(head, facts: facts, lines: lines, accepted: accepted, context: context)
         case .end(let trailers):
             self.readingBody = false
             self.timer?.requestEnded()
@@ -285,6 +265,36 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
         case .body(let buffer):
             self.pass(.body(buffer), context: context)
         }
+    }
+
+    /// The rest of a head's checks (the rules, if its facts did not settle them, and the rate
+    /// limits), then on to the proxy handler with its lines. `head` and `lines` are taken
+    /// `consuming`: moved on, not copied (a retain apiece) and released here.
+    private func admit(
+        _ head: consuming HTTPRequestHead, facts: HTTP1HeadFacts?, lines: consuming HTTP1RawFields?, accepted: Bool, context: ChannelHandlerContext
+    ) {
+        if !accepted, let violation = self.rules.check(head) {
+            return self.refuse(violation.status, reason: violation.reason, version: head.version, context: context)
+        }
+        if let shared = self.sharedRateLimiter {
+            self.awaitingAdmission = head
+            shared.admit(self.clientAddress, on: context.eventLoop).assumeIsolated().whenSuccess { wait in
+                self.admitted(wait, context: context)
+            }
+            return
+        }
+        if let limiter = self.rateLimiter, let wait = limiter.admit(self.clientAddress) {
+            return self.refuseRate(wait, version: head.version, context: context)
+        }
+        self.requestAdmitted()
+        if let proxy = self.proxyLink.borrowed {
+            var lines = consume lines  // a local the closure can take from
+            proxy._withUnsafeGuaranteedRef {
+                $0.requestFacts = facts
+                $0.requestHeadLines = lines.take()
+            }
+        }
+        self.pass(.head(consume head), context: context)
     }
 
     /// A head passed every check: its request is under way until its response ends.
