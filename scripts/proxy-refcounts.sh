@@ -16,6 +16,10 @@
 #   CACHE=1     the route caches (`cache memory 64m`, the origin's 1 KiB fresh for an hour): every
 #               request but the first is a memory-tier hit
 #   KEEP=DIR    keep each binary's `perf script` output in DIR (for finding the call sites)
+#   TYPES=1     also count them by the type of the object retained or released (the probes read the
+#               object's type metadata pointer, named from the binary's and libswiftCore's symbols;
+#               `null`: a nil reference, whose release is a call that returns at once; `heap`: a
+#               type whose metadata the runtime made, NIO's generic classes among them)
 # Needs root, perf (apt-get install -y linux-perf), nginx, wrk and python3.
 set -euo pipefail
 
@@ -56,9 +60,9 @@ EOF
 taskset -c 0 nginx -c "$work/origin.conf" -p "$work" & pids+=($!)
 sleep 0.5
 
-add_probe() {  # add_probe NAME BINARY SYMBOL
+add_probe() {  # add_probe NAME BINARY SYMBOL [ARGUMENTS…]
     perf probe -q -d "$1" 2>/dev/null || true
-    perf probe -q -x "$2" -a "$1=$3"
+    perf probe -q -x "$2" -a "$1=$3 ${*:4}"
     probes+=("$1")
 }
 libc="$(readlink -f "$(ldd "$1" | awk '$1 == "libc.so.6" {print $3}')")"
@@ -73,13 +77,16 @@ fi
 for tern in "$@"; do
     tern="$(cd "$(dirname "$tern")" && pwd)/$(basename "$tern")"
     swiftcore="$(readlink -f "$(ldd "$tern" | awk '$1 == "libswiftCore.so" {print $3}')")"
-    add_probe ternretain "$swiftcore" swift_retain
-    add_probe ternrelease "$swiftcore" swift_release
+    object=()
+    [ -n "${TYPES:-}" ] && object=('isa=+0(%di):u64')  # the object's first word: its type metadata
+    add_probe ternretain "$swiftcore" swift_retain "${object[@]}"
+    add_probe ternrelease "$swiftcore" swift_release "${object[@]}"
     add_probe ternexchange "$tern" '$s9TernProxy0B7HandlerC14finishExchangeyyF'
     taskset -c 1 "$tern" proxy --config "$work/tern.conf" > "$work/logs/tern.log" 2>&1 &
     pid=$!
     pids+=($pid)
     sleep 1.5
+    cp "/proc/$pid/maps" "$work/maps"  # where the binary and libswiftCore are loaded (TYPES)
     taskset -c 0 wrk -t1 -c64 -d12s "${fields[@]}" "http://127.0.0.1:$tern_port/1k" > "$work/wrk.txt" 2>&1 &
     sleep 1
     events=()
@@ -92,13 +99,46 @@ for tern in "$@"; do
     perf script -i "$work/perf.data" 2>/dev/null > "$work/perf.txt"
     if [ -n "${KEEP:-}" ]; then mkdir -p "$KEEP" && cp "$work/perf.txt" "$KEEP/$(basename "$tern").perf.txt"; fi
     echo "== $tern"
-    python3 - "$work/perf.txt" <<'PY' | swift demangle --simplified | cut -c1-150
-import collections, re, sys
+    if [ -n "${TYPES:-}" ]; then
+        for file in "$tern" "$swiftcore"; do  # data symbols (type metadata among them), by address
+            { nm "$file"; nm -D "$file"; } 2>/dev/null | awk '$2 ~ /^[dDbBrRsSV]$/ {print $1, $3}'
+            echo "== $file"
+        done > "$work/symbols"
+    fi
+    python3 - "$work/perf.txt" "$work/maps" "${TYPES:+$work/symbols}" <<'PY' | swift demangle --simplified | cut -c1-150
+import bisect, collections, re, sys
 counts = collections.Counter(); callers = collections.Counter(); allocators = collections.Counter()
-event = None; frames = []
+types = collections.Counter()
+event = None; frames = []; isa = None
+# TYPES: the loaded files' symbol tables, each at its load address (the mapping at file offset 0).
+tables = []
+if len(sys.argv) > 3 and sys.argv[3]:
+    bases = {}
+    for line in open(sys.argv[2]):
+        fields = line.split()
+        if len(fields) >= 6 and int(fields[2], 16) == 0: bases.setdefault(fields[5], int(fields[0].split("-")[0], 16))
+    entries = []
+    for line in open(sys.argv[3]):
+        if line.startswith("== "):
+            path = line[3:].strip()
+            base = next((address for name, address in bases.items() if name.endswith("/" + path.split("/")[-1])), None)
+            if base is not None and entries:
+                entries.sort(); tables.append((base, [a for a, _ in entries], [n for _, n in entries]))
+            entries = []
+            continue
+        address, name = line.split()
+        entries.append((int(address, 16), name))
+def type_name(value):
+    if value == 0: return "null"
+    for base, addresses, names in tables:
+        if base <= value < base + (addresses[-1] + 0x100000 if addresses else 0):
+            index = bisect.bisect_right(addresses, value - base) - 1
+            if index >= 0: return names[index]
+    return "heap"
 def finish():
     if event is None: return
     counts[event] += 1
+    if isa is not None and event in ("ternretain", "ternrelease"): types[type_name(isa)] += 1
     if event in ("ternretain", "ternrelease"):
         for frame in frames[1:]:
             if not (frame.startswith("swift_") or frame.startswith("outlined")):
@@ -113,7 +153,9 @@ for line in open(sys.argv[1]):
     if not line.strip():
         finish(); frames.clear(); event = None; continue
     if line[0] not in "\t ":
-        match = re.search(r":(tern\w+):", line); event = match.group(1) if match else None; continue
+        match = re.search(r":(tern\w+):", line); event = match.group(1) if match else None
+        match = re.search(r" isa=(\d+)", line); isa = int(match.group(1)) if match else None
+        continue
     parts = line.strip().split(None, 1)
     if len(parts) == 2: frames.append(parts[1].split(" (")[0].split("+")[0])
 finish()
@@ -124,6 +166,9 @@ print(f"{requests} requests: {per('ternretain') + per('ternrelease'):.0f} retain
 for name, count in callers.most_common(15): print(f"  {count / requests:6.1f}  {name}")
 print("mallocs by caller:")
 for name, count in allocators.most_common(12): print(f"  {count / requests:6.2f}  {name}")
+if types:
+    print("retains and releases by the object's type:")
+    for name, count in types.most_common(20): print(f"  {count / requests:6.1f}  {name}")
 PY
     perf probe -q -d ternretain -d ternrelease -d ternexchange 2>/dev/null || true
 done
