@@ -131,7 +131,7 @@ if len(sys.argv) > 3 and sys.argv[3]:
 def type_name(value):
     if value == 0: return "null"
     for base, addresses, names in tables:
-        if base <= value < base + (addresses[-1] + 0x100000 if addresses else 0):
+        if base <= value < base + addresses[-1] + 0x100000:
             index = bisect.bisect_right(addresses, value - base) - 1
             if index >= 0: return names[index]
     return "heap"

@@ -31,3 +31,14 @@ package struct PipelineLink<Object: AnyObject> {
         self.borrowed = object.map { Unmanaged.passUnretained($0) }
     }
 }
+
+extension Unmanaged {
+    /// `_withUnsafeGuaranteedRef`, handing `value` on to `body` by a move: a closure cannot consume
+    /// what it captures, so `value` waits in an `Optional` it takes it from. A part passed down the
+    /// proxy's handlers this way is not copied (a retain of its head or buffer) at each of them.
+    @inlinable
+    package func withUnsafeGuaranteedRef<Value>(passing value: consuming Value, _ body: (Instance, consuming Value) -> Void) {
+        var value = Optional(consume value)
+        self._withUnsafeGuaranteedRef { body($0, value.take()!) }
+    }
+}

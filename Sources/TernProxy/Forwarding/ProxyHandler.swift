@@ -220,8 +220,7 @@ final class ProxyHandler: ChannelDuplexHandler, ResponseDelegate {
     /// from the link, not loaded (a retain and a release).
     func receive(_ part: consuming HTTPServerRequestPart) {
         guard let context = self.link.borrowed else { return }
-        var part = Optional(consume part)
-        context._withUnsafeGuaranteedRef { self.receive(part.take()!, context: $0) }
+        context.withUnsafeGuaranteedRef(passing: part) { self.receive($1, context: $0) }
     }
 
     private func receive(_ part: consuming HTTPServerRequestPart, context: ChannelHandlerContext) {

@@ -66,9 +66,8 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// Bytes from the header timer in front by a direct call (`HeadTimer.codec`). Taken
     /// `consuming`, down to the input that keeps them: moved there, not copied and released.
     func receive(_ bytes: consuming ByteBuffer) {
-        guard let context = self.link.borrowed, !self.input.parser.hasStopped else { return }
-        self.input.append(bytes)
-        if !self.decoding { context._withUnsafeGuaranteedRef { self.decode(context: $0) } }
+        guard let context = self.link.borrowed else { return }
+        context.withUnsafeGuaranteedRef(passing: bytes) { self.receive($1, context: $0) }
     }
 
     private func receive(_ bytes: consuming ByteBuffer, context: ChannelHandlerContext) {
@@ -81,8 +80,7 @@ final class HTTP1ServerCodec: ChannelDuplexHandler, RemovableChannelHandler {
     /// parser made is moved from one to the next, not copied (a retain) and released at each.
     private func pass(_ part: consuming HTTPServerRequestPart, context: ChannelHandlerContext) {
         if let requestGuard = self.guardLink.borrowed {
-            var part = Optional(consume part)  // a closure cannot consume what it captures; it can take it
-            requestGuard._withUnsafeGuaranteedRef { $0.receive(part.take()!) }
+            requestGuard.withUnsafeGuaranteedRef(passing: part) { $0.receive($1) }
         } else {
             context.fireChannelRead(self.wrapInboundOut(part))
         }

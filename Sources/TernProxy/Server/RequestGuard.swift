@@ -211,8 +211,7 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     /// Taken `consuming`, as the codec hands it on (`HTTP1ServerCodec.pass`).
     func receive(_ part: consuming HTTPServerRequestPart) {
         guard let context = self.link.borrowed else { return }
-        var part = Optional(consume part)
-        context._withUnsafeGuaranteedRef { self.receive(part.take()!, context: $0) }
+        context.withUnsafeGuaranteedRef(passing: part) { self.receive($1, context: $0) }
     }
 
     private func receive(_ part: consuming HTTPServerRequestPart, context: ChannelHandlerContext) {
@@ -232,8 +231,7 @@ final class RequestGuard: ChannelInboundHandler, RemovableChannelHandler {
     /// no cast, no hop), else through the pipeline.
     private func pass(_ part: consuming HTTPServerRequestPart, context: ChannelHandlerContext) {
         if let proxy = self.proxyLink.borrowed {
-            var part = Optional(consume part)
-            proxy._withUnsafeGuaranteedRef { $0.receive(part.take()!) }
+            proxy.withUnsafeGuaranteedRef(passing: part) { $0.receive($1) }
         } else {
             context.fireChannelRead(self.wrapInboundOut(part))
         }
